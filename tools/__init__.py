@@ -1,0 +1,1 @@
+"""Tools the answering agent can run."""
