@@ -32,6 +32,7 @@ test: setup
 bench: setup
 	$(BIN)/python bench/liif_speed.py
 	$(BIN)/python bench/liif_quality.py
+	$(BIN)/python bench/liif_memory.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

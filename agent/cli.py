@@ -97,19 +97,37 @@ def load_liif(weights: Path | None, device: str = "cpu"):
 
 
 @cli.command()
-@click.argument("source", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
-              help="Where to write the result [default: SOURCE-liif.png beside the input].")
+@click.argument("source", type=click.Path(path_type=Path))  # a folder is refused by open_image, in one line
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Where to write the result [default: SOURCE-liif.png beside the input].",
+)
 @click.option("--scale", type=float, help="Enlargement factor, e.g. 4 or 2.5 [default: 4].")
 @click.option("--size", callback=parse_size, metavar="WxH", help="Exact output size instead of --scale.")
-@click.option("--weights", type=click.Path(path_type=Path, dir_okay=False),
-              help="A LIIF checkpoint in the authors' layout (EDSR-baseline or RDN encoder).")
-@click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True,
-              help="bf16 is faster, within 1/255 of fp32.")
-@click.option("--reference", type=click.Path(path_type=Path, dir_okay=False),
-              help="Ground-truth image: prints PSNR/SSIM of LIIF and bicubic against it.")
-@click.option("--compare", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write a side-by-side figure: bicubic | LIIF | reference, with zoomed crops.")
+@click.option(
+    "--weights",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A LIIF checkpoint in the authors' layout (EDSR-baseline or RDN encoder).",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["fp32", "bf16"]),
+    default="fp32",
+    show_default=True,
+    help="bf16 is faster, within 1/255 of fp32.",
+)
+@click.option(
+    "--reference",
+    type=click.Path(path_type=Path),
+    help="Ground-truth image: prints PSNR/SSIM of LIIF and bicubic against it.",
+)
+@click.option(
+    "--compare",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write a side-by-side figure: bicubic | LIIF | reference, with zoomed crops.",
+)
 @click.option("--max-pixels", type=click.IntRange(min=1), help="Largest input or output in pixels [default: 64 MP].")
 @click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cpu or cuda.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -131,11 +149,11 @@ def upscale(
         raise click.UsageError("give --scale or --size, not both")
     output = output or source.with_name(f"{source.stem}-liif.png")
     limit = max_pixels or LiifSettings().max_pixels
-    model = load_liif(weights, device)
+
     with rows_progress(not as_json and sys.stderr.isatty()) as (on_start, on_rows):
         report = upscale_file(
-            source, output, model, scale=scale, size=size, reference=reference, compare=compare,
-            precision=precision, max_pixels=limit, on_rows=on_rows, on_start=on_start,
+            source, output, lambda: load_liif(weights, device), scale=scale, size=size, reference=reference,
+            compare=compare, precision=precision, max_pixels=limit, on_rows=on_rows, on_start=on_start,
         )  # fmt: skip
     if as_json:
         click.echo(report.model_dump_json(indent=2))

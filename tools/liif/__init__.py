@@ -1,8 +1,8 @@
 """LIIF super-resolution (Chen, Liu and Wang, CVPR 2021), written from the paper.
 
-    from tools.liif import load_model, upscale
-    model = load_model()                      # authors' EDSR-baseline-LIIF weights
-    big = upscale(image, scale=4, model=model)
+from tools.liif import load_model, upscale
+model = load_model()                      # authors' EDSR-baseline-LIIF weights
+big = upscale(image, scale=4, model=model)
 """
 
 from tools.liif.api import LiifModel, load_model, upscale

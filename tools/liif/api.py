@@ -17,7 +17,7 @@ from tools.liif.fast import decode_grid
 from tools.liif.images import compose, to_loaded
 from tools.liif.model import LIIF, coordinate_grid
 from tools.liif.settings import LiifSettings
-from tools.liif.weights import sha256_file, resolve_weights
+from tools.liif.weights import resolve_weights, sha256_file
 
 Precision = Literal["fp32", "bf16"]
 Path_ = Literal["fast", "literal"]

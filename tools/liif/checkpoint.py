@@ -64,6 +64,7 @@ def load_checkpoint(path: str | Path) -> LIIF:
             f"expected {tuple(expected[k].shape)}"
         )
     model.load_state_dict(state, strict=True)
+    model.encoder.to(memory_format=torch.channels_last)  # oneDNN's fast convolution layout
     return model.eval().requires_grad_(False)
 
 

@@ -45,7 +45,7 @@ def comparison_figure(panels: list[tuple[str, Image.Image]]) -> Image.Image:
     figure = Image.new("RGB", (len(images) * (PANEL + GAP) + GAP, LABEL_HEIGHT + top_h + PANEL + 3 * GAP), "white")
     draw = ImageDraw.Draw(figure)
     font = ImageFont.load_default(size=14)
-    for i, ((label, _), top, zoom) in enumerate(zip(panels, tops, zooms)):
+    for i, ((label, _), top, zoom) in enumerate(zip(panels, tops, zooms, strict=True)):
         x = GAP + i * (PANEL + GAP)
         draw.multiline_text((x, 4), label, fill="black", font=font, spacing=4)
         figure.paste(top, (x, LABEL_HEIGHT))

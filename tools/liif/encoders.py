@@ -7,6 +7,7 @@ Parameter names follow the authors' checkpoints (``head``/``body`` for EDSR,
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -92,12 +93,14 @@ class RDN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shallow = self.SFENet1(x)
         x = self.SFENet2(shallow)
-        g0 = self.out_dim
-        blocks = x.new_empty(x.shape[0], len(self.RDBs) * g0, *x.shape[2:])
-        for i, block in enumerate(self.RDBs):
+        # GFF's 1x1 conv over all blocks' outputs, concatenated, equals the sum of its
+        # per-block slices: accumulate as we go instead of keeping every output.
+        fuse = self.GFF[0]
+        fused = fuse.bias.view(1, -1, 1, 1)
+        for block, weight in zip(self.RDBs, fuse.weight.split(self.out_dim, dim=1), strict=True):
             x = block(x)
-            blocks[:, i * g0 : (i + 1) * g0] = x
-        return self.GFF(blocks) + shallow
+            fused = fused + F.conv2d(x, weight)
+        return self.GFF[1](fused) + shallow
 
 
 ENCODERS: dict[str, type[nn.Module]] = {"edsr-baseline": EDSRBaseline, "rdn": RDN}

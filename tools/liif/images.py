@@ -68,7 +68,7 @@ def open_image(path: str | Path, max_pixels: int) -> Image.Image:
     try:
         image.load()
         return ImageOps.exif_transpose(image)
-    except Exception as exc:  # Pillow raises many types for damaged files  # noqa: BLE001
+    except Exception as exc:  # Pillow raises many types for damaged files
         raise ImageError(f"{path}: corrupt or truncated image ({describe(exc)})") from None
 
 
@@ -120,7 +120,8 @@ def output_format(path: Path) -> str:
     extension = path.suffix.lower()
     formats = Image.registered_extensions()
     if extension not in formats:
-        raise ImageError(f"{path}: unknown image extension {extension or '(none)'!r}; use .png, .jpg, .webp, .bmp or .tiff")
+        known = ".png, .jpg, .webp, .bmp or .tiff"
+        raise ImageError(f"{path}: unknown image extension {extension or '(none)'!r}; use {known}")
     return formats[extension]
 
 
@@ -129,7 +130,7 @@ def save_image(image: Image.Image, path: str | Path) -> Path:
     path = Path(path)
     fmt = output_format(path)
     if image.mode in ("RGBA", "LA") and fmt not in ALPHA_FORMATS:
-        background = Image.new(image.mode[:-1], image.size, 255)
+        background = Image.new(image.mode[:-1], image.size, "white")
         background.paste(image, mask=image.getchannel("A"))
         image = background
     path.parent.mkdir(parents=True, exist_ok=True)

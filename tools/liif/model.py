@@ -8,6 +8,8 @@ fast path in ``fast.py`` is tested against.
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -25,7 +27,7 @@ class MLP(nn.Module):
         super().__init__()
         dims = [in_dim, *hidden_list]
         blocks: list[nn.Module] = []
-        for d_in, d_out in zip(dims, dims[1:]):
+        for d_in, d_out in itertools.pairwise(dims):
             blocks += [nn.Linear(d_in, d_out), nn.ReLU()]
         blocks.append(nn.Linear(dims[-1], out_dim))
         self.layers = nn.Sequential(*blocks)
@@ -67,7 +69,7 @@ class LIIF(nn.Module):
 
     def features(self, image: torch.Tensor) -> torch.Tensor:
         """Latent codes (B, C, h, w) for an image normalised to [-1, 1]."""
-        return self.encoder(image)
+        return self.encoder(image.contiguous(memory_format=torch.channels_last))
 
     def query_literal(self, feat: torch.Tensor, coord: torch.Tensor, cell: torch.Tensor) -> torch.Tensor:
         """RGB (B, Q, 3) at coords (B, Q, 2) for output cells (B, Q, 2), both in [-1, 1] units."""
@@ -91,6 +93,6 @@ class LIIF(nn.Module):
         total = torch.stack(areas).sum(dim=0)
         # Each prediction is weighted by the area of the opposite neighbour's rectangle.
         out = 0
-        for pred, area in zip(preds, reversed(areas)):
+        for pred, area in zip(preds, reversed(areas), strict=True):
             out = out + pred * (area / total).unsqueeze(-1)
         return out

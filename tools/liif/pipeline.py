@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from tools.liif.api import LiifModel, Precision, check_output_pixels, output_size, upscale
 from tools.liif.compare import comparison_figure
 from tools.liif.errors import ImageError
-from tools.liif.images import load_image, open_image, save_image
+from tools.liif.images import load_image, open_image, output_format, save_image
 from tools.liif.metrics import psnr, ssim
 
 
@@ -46,7 +46,7 @@ def as_unit_rgb(image: Image.Image) -> np.ndarray:
 def upscale_file(
     source: Path,
     output: Path,
-    model: LiifModel,
+    load_model: Callable[[], LiifModel],
     *,
     scale: float | None = None,
     size: tuple[int, int] | None = None,
@@ -60,7 +60,12 @@ def upscale_file(
     """Upscale ``source`` into ``output``; with a reference, also PSNR/SSIM for LIIF and bicubic.
 
     ``on_start(size)`` is told the output size once it is known (before the slow part).
+    ``load_model`` is called only once the inputs, output paths and sizes have been
+    checked, so bad input fails before any weights load.
     """
+    for path in (output, compare):
+        if path is not None:
+            output_format(path)  # an unknown extension fails now, not after the work
     image = open_image(source, max_pixels)
     truth = load_image(reference, max_pixels) if reference else None
     if size is None and scale is None and truth is not None:
@@ -71,6 +76,7 @@ def upscale_file(
         raise ImageError(
             f"{reference}: reference is {truth.size[0]}x{truth.size[1]} but the output is {target[0]}x{target[1]}"
         )
+    model = load_model()
     if on_start:
         on_start(target)
 

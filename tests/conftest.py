@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.synthetic import write_synthetic_checkpoint
+
+FIXTURES = Path(__file__).parent / "fixtures" / "liif"
+
+
+@pytest.fixture(scope="session")
+def fixtures() -> Path:
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def small_input() -> Image.Image:
+    """The 32x24 low-resolution fixture (a crop of scikit-image's chelsea, 4x reduced)."""
+    return Image.open(FIXTURES / "input-32x24.png").convert("RGB")
+
+
+@pytest.fixture(scope="session")
+def goldens() -> dict[str, np.ndarray]:
+    with np.load(FIXTURES / "golden-outputs.npz") as data:
+        return {key: data[key] for key in data.files}
+
+
+@pytest.fixture(scope="session")
+def edsr_weights() -> Path:
+    """The authors' EDSR-baseline-LIIF checkpoint (``make test`` fetches it first)."""
+    from tools.liif.weights import fetch_default_weights
+
+    return fetch_default_weights()
+
+
+@pytest.fixture(scope="session")
+def rdn_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("weights") / "synthetic-rdn-liif.pth"
+    return write_synthetic_checkpoint(FIXTURES / "keys-rdn-liif.json", out)
+
+
+@pytest.fixture(scope="session")
+def edsr_model(edsr_weights: Path):
+    from tools.liif import load_model
+
+    return load_model(edsr_weights)
+
+
+@pytest.fixture(scope="session")
+def rdn_model(rdn_weights: Path):
+    from tools.liif import load_model
+
+    return load_model(rdn_weights)
