@@ -11,6 +11,13 @@ from tests.synthetic import write_synthetic_checkpoint
 FIXTURES = Path(__file__).parent / "fixtures" / "liif"
 
 
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests see no SCIENTIST_* settings from the shell that runs them (the cache dir aside)."""
+    for name in ("SCIENTIST_DEBUG", "SCIENTIST_LIIF_WEIGHTS", "SCIENTIST_MAX_PIXELS"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture(scope="session")
 def fixtures() -> Path:
     return FIXTURES

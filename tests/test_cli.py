@@ -9,42 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 from PIL import Image
 
-from agent.cli import cli
+from tests.cli_helpers import assert_ok, assert_one_line_error, run
 from tools.liif.weights import DEFAULT_SHA256, sha256_file
 
 EDSR_PARAMETERS = 1_567_323
 RDN_PARAMETERS = 22_320_835
-
-
-def make_runner() -> CliRunner:
-    """A runner that keeps stderr apart from stdout (click < 8.2 needs ``mix_stderr=False``)."""
-    try:
-        return CliRunner(mix_stderr=False)  # type: ignore[call-arg]
-    except TypeError:
-        return CliRunner()
-
-
-def run(*args: str | Path):
-    return make_runner().invoke(cli, [str(a) for a in args], prog_name="scientist")
-
-
-def assert_ok(result) -> None:
-    assert result.exit_code == 0, f"exit {result.exit_code}\n{result.output}\n{result.exception!r}"
-    assert "Traceback" not in result.output
-
-
-def assert_one_line_error(result, *names: str | Path) -> str:
-    assert result.exit_code == 1, f"exit {result.exit_code}\n{result.output}"
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: "), lines[0]
-    for name in names:
-        assert str(name) in lines[0], (name, lines[0])
-    assert "Traceback" not in result.output
-    return lines[0]
 
 
 @pytest.fixture
@@ -53,12 +24,6 @@ def source(tmp_path, fixtures) -> Path:
     path = tmp_path / "small.png"
     path.write_bytes((fixtures / "input-32x24.png").read_bytes())
     return path
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch):
-    for name in ("SCIENTIST_DEBUG", "SCIENTIST_LIIF_WEIGHTS", "SCIENTIST_MAX_PIXELS"):
-        monkeypatch.delenv(name, raising=False)
 
 
 def upscale_json(*args: str | Path) -> dict:
@@ -365,3 +330,16 @@ def test_checkpoint_with_an_unknown_encoder(tmp_path, rdn_weights, source):
     assert "'swinir-xl'" in line and "not supported" in line
     line = assert_one_line_error(run("upscale", source, "--weights", path), path)
     assert "swinir-xl" in line
+
+
+def test_ctrl_c_stops_cleanly_and_leaves_no_output(source, tmp_path, edsr_weights, monkeypatch):
+    import tools.liif.api
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tools.liif.api.LiifModel, "predict", interrupt)
+    result = run("upscale", source, "-o", tmp_path / "out.png", "--weights", edsr_weights)
+    assert result.exit_code == 130
+    assert result.stderr.strip() == "interrupted"
+    assert not list(tmp_path.glob("out.png*")) and not list(tmp_path.glob(".out.png*"))

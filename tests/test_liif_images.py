@@ -8,55 +8,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
-from agent.cli import cli
+from tests.cli_helpers import assert_ok, assert_one_line_error, run
 from tools.liif.errors import ImageError
 from tools.liif.images import load_image, open_image
 
 LIMIT = 64_000_000
 
 
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch):
-    for name in ("SCIENTIST_DEBUG", "SCIENTIST_LIIF_WEIGHTS", "SCIENTIST_MAX_PIXELS"):
-        monkeypatch.delenv(name, raising=False)
-
-
-def make_runner() -> CliRunner:
-    """A runner that keeps stderr apart from stdout (click < 8.2 needs ``mix_stderr=False``)."""
-    try:
-        return CliRunner(mix_stderr=False)  # type: ignore[call-arg]
-    except TypeError:
-        return CliRunner()
-
-
-def run(*args: str | Path):
-    return make_runner().invoke(cli, [str(a) for a in args], prog_name="scientist")
-
-
 def upscale(source: Path, output: Path, weights: Path, *extra: str | Path):
     return run("upscale", source, "-o", output, "--weights", weights, *extra)
-
-
-def assert_ok(result) -> None:
-    assert result.exit_code == 0, f"exit {result.exit_code}\n{result.output}\n{result.exception!r}"
-
-
-def assert_one_line_error(result, *names: str | Path) -> str:
-    """Exit status != 0, exactly one ``error: `` line on stderr naming every path given, no traceback."""
-    assert result.exit_code != 0
-    assert result.exit_code != 2, f"a usage error, not a reported failure:\n{result.stderr}"
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: "), lines[0]
-    for name in names:
-        assert str(name) in lines[0], (name, lines[0])
-    for text in (result.stdout, result.stderr, result.output):
-        assert "Traceback" not in text
-    assert isinstance(result.exception, SystemExit)
-    return lines[0]
 
 
 def png_chunk(kind: bytes, data: bytes) -> bytes:

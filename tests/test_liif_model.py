@@ -138,3 +138,18 @@ def test_unreadable_checkpoints(tmp_path, content):
 def test_missing_checkpoint(tmp_path):
     with pytest.raises(CheckpointError, match="no such checkpoint file"):
         load_checkpoint(tmp_path / "nope.pth")
+
+
+def test_stopping_mid_decode_cancels_the_rest_and_restores_threads(edsr_model):
+    threads = torch.get_num_threads()
+    seen: list[int] = []
+
+    def stop_after_first_tile(rows: int) -> None:
+        seen.append(rows)
+        raise KeyboardInterrupt
+
+    image = np.zeros((40, 40, 3), np.float32)
+    with pytest.raises(KeyboardInterrupt):
+        edsr_model.predict(image, (400, 400), on_rows=stop_after_first_tile)
+    assert len(seen) == 1
+    assert torch.get_num_threads() == threads

@@ -74,6 +74,7 @@ class LIIF(nn.Module):
     def query_literal(self, feat: torch.Tensor, coord: torch.Tensor, cell: torch.Tensor) -> torch.Tensor:
         """RGB (B, Q, 3) at coords (B, Q, 2) for output cells (B, Q, 2), both in [-1, 1] units."""
         b, c, h, w = feat.shape
+        feat = feat.contiguous()  # plain NCHW, as the method was written (the encoder may hand over channels-last)
         unfolded = F.unfold(feat, 3, padding=1).view(b, c * 9, h, w)  # channel index c*9 + ky*3 + kx
         code_coord = coordinate_grid(h, w, feat.device).permute(2, 0, 1).unsqueeze(0).expand(b, 2, h, w)
         scale = torch.tensor([h, w], dtype=torch.float32, device=feat.device)
