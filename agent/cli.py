@@ -90,9 +90,12 @@ def rows_progress(enabled: bool):
 
 def load_liif(weights: Path | None, device: str = "cpu"):
     from tools.liif import load_model
+    from tools.liif.settings import LiifSettings
+    from tools.liif.weights import default_weights_path
 
-    if weights is None:
-        click.echo("Loading LIIF weights (the first run downloads the default checkpoint)…", err=True)
+    settings = LiifSettings()
+    if weights is None and settings.liif_weights is None and not default_weights_path(settings).is_file():
+        click.echo("Downloading the default LIIF weights (once)…", err=True)
     return load_model(weights, device=device)
 
 
