@@ -1,0 +1,130 @@
+"""The objects that flow through the agent, one stage to the next:
+
+Question -> Evidence -> Plan -> tool runs -> Draft -> (guard) -> Answer
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+LINK_FIELDS = ("paper", "github", "huggingface")
+
+
+class Record(BaseModel):
+    """A supplied model or paper: its name (a model's unique name, or a paper's title) and links."""
+
+    name: str
+    paper: str | None = None
+    github: str | None = None
+    huggingface: str | None = None
+    summary: str | None = None
+
+    def links(self) -> list[str]:
+        """The record's supplied links, in field order, verbatim."""
+        return [url for url in (self.paper, self.github, self.huggingface) if url]
+
+
+class Question(BaseModel):
+    source: str = "-"  # the file path, '-' for stdin, or 'inline'
+    question: str
+    models: list[Record] = Field(default_factory=list)  # recommended models
+    papers: list[Record] = Field(default_factory=list)  # related papers
+
+    def supplied_links(self) -> list[str]:
+        """Every link the records supply, verbatim, first occurrence first: the only links an answer may use."""
+        seen: dict[str, None] = {}
+        for record in [*self.models, *self.papers]:
+            for url in record.links():
+                seen.setdefault(url, None)
+        return list(seen)
+
+
+class Passage(BaseModel):
+    """A piece of evidence the draft can cite by id, e.g. ``[M1]``, ``[P2]``, ``[C1]``."""
+
+    id: str
+    source: str  # which record or card it comes from
+    text: str
+    score: float = 0.0
+
+
+class ModelCard(BaseModel):
+    """A curated card from ``corpus/models/``: facts in our own words."""
+
+    name: str
+    aliases: list[str] = Field(default_factory=list)
+    paper_urls: list[str] = Field(default_factory=list)  # used only to match supplied records, never as links
+    task: str  # id of an entry in corpus/tasks.yaml
+    summary: str
+    input: str
+    output: str
+    method: list[str] = Field(default_factory=list)  # steps, input -> model -> output
+    facts: list[str] = Field(default_factory=list)
+    tool: str | None = None  # a tool this model can be demonstrated with, e.g. "liif_upscale"
+
+
+class Task(BaseModel):
+    """An entry of the task taxonomy in ``corpus/tasks.yaml``."""
+
+    id: str
+    name: str  # plain-language name
+    area: str  # vision, language, audio, video, 3d, recommendation, ...
+    doing: str  # what the user is doing, in everyday words
+    input: str
+    output: str
+    keywords: list[str] = Field(default_factory=list)
+
+
+class Evidence(BaseModel):
+    question: Question
+    task: Task | None = None
+    cards: dict[str, ModelCard] = Field(default_factory=dict)  # supplied record name -> its card
+    passages: list[Passage] = Field(default_factory=list)  # ranked, best first
+
+
+class ToolRequest(BaseModel):
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class Plan(BaseModel):
+    tools: list[ToolRequest] = Field(default_factory=list)
+
+
+class ToolCall(BaseModel):
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class Draft(BaseModel):
+    """What a backend writes: the three parts as Markdown bodies (no headings)."""
+
+    task: str
+    workflow: str
+    references: str
+
+
+class Grounding(BaseModel):
+    ok: bool = True
+    allowed_links: list[str] = Field(default_factory=list)
+    removed_links: list[str] = Field(default_factory=list)
+    issues: list[str] = Field(default_factory=list)
+
+
+class Answer(BaseModel):
+    """The answer record (``--json``, ``DIR/NAME.json``)."""
+
+    source: str
+    question: str
+    answer_markdown: str | None = None
+    sections: dict[str, str] | None = None  # task, workflow, references
+    links: list[str] = Field(default_factory=list)
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    grounding: Grounding | None = None
+    backend: str | None = None
+    elapsed_s: float = 0.0
+    error: str | None = None
