@@ -65,6 +65,16 @@ class ModelCard(BaseModel):
     tool: str | None = None  # a tool this model can be demonstrated with, e.g. "liif_upscale"
 
 
+class PaperCard(BaseModel):
+    """A curated card from ``corpus/papers/``: what a paper is about, in our own words."""
+
+    name: str  # the title
+    aliases: list[str] = Field(default_factory=list)
+    paper_urls: list[str] = Field(default_factory=list)  # used only to match supplied records, never as links
+    summary: str
+    topics: list[str] = Field(default_factory=list)  # task ids or keywords it bears on
+
+
 class Task(BaseModel):
     """An entry of the task taxonomy in ``corpus/tasks.yaml``."""
 
@@ -80,7 +90,7 @@ class Task(BaseModel):
 class Evidence(BaseModel):
     question: Question
     task: Task | None = None
-    cards: dict[str, ModelCard] = Field(default_factory=dict)  # supplied record name -> its card
+    cards: dict[str, ModelCard | PaperCard] = Field(default_factory=dict)  # supplied record name -> its card
     passages: list[Passage] = Field(default_factory=list)  # ranked, best first
 
 

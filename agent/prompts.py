@@ -1,0 +1,28 @@
+"""Every prompt and answer layout is a Jinja2 template in ``prompts/``; this renders them."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+
+
+@cache
+def environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(PROMPTS_DIR),
+        undefined=StrictUndefined,  # a missing variable is a bug, not an empty string
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def render(name: str, **context: Any) -> str:
+    """Render ``prompts/<name>`` with the given variables."""
+    return environment().get_template(name).render(**context)
