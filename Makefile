@@ -21,10 +21,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 weights: $(STAMP)
 	@$(BIN)/scientist weights fetch
 
+# Answers the seed question offline, with a real, measured 4x LIIF run; files land in out/demo/.
 demo: setup
-	@$(BIN)/python -m tools.liif.demo $(DEMO) >/dev/null
-	$(BIN)/scientist upscale $(DEMO)/astronaut-128.png -o $(DEMO)/astronaut-liif-x4.png \
-		--reference $(DEMO)/astronaut-512.png --compare $(DEMO)/compare.png
+	$(BIN)/scientist ask examples/questions/4x-upscale.txt --backend offline --out $(DEMO)
 
 test: setup
 	$(BIN)/pytest
@@ -33,6 +32,7 @@ bench: setup
 	$(BIN)/python bench/liif_speed.py
 	$(BIN)/python bench/liif_quality.py
 	$(BIN)/python bench/liif_memory.py
+	$(BIN)/python bench/ask_speed.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -34,9 +34,10 @@ class ScientistGroup(click.Group):
         except Exception as exc:
             if debug_enabled(ctx):
                 raise
+            from agent.errors import AgentError
             from tools.liif.errors import LiifError
 
-            if isinstance(exc, LiifError):
+            if isinstance(exc, LiifError | AgentError):
                 raise Failure(str(exc)) from None
             raise Failure(f"{type(exc).__name__}: {exc} (run with --debug for the traceback)") from None
 
@@ -171,6 +172,74 @@ def upscale(
         click.echo(f"SSIM: LIIF {report.ssim:.4f}, bicubic {report.bicubic_ssim:.4f}")
     if report.compare:
         click.echo(f"comparison: {report.compare}")
+
+
+@cli.command()
+@click.argument("source")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer record (JSON) instead of Markdown.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Also write DIR/NAME.md, DIR/NAME.json and the demo images.",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "offline", "openai"]),
+    help="auto: the LLM when OPENAI_API_KEY or OPENAI_BASE_URL is set, else offline.",
+)
+@click.option(
+    "--image",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Run the super-resolution demo on your own picture instead of the astronaut.",
+)
+@click.option(
+    "--weights",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="LIIF checkpoint for the demo, e.g. the authors' rdn-liif.pth.",
+)
+@click.option("--no-tools", is_flag=True, help="Answer without running any tool.")
+def ask(
+    source: str, as_json: bool, out: Path | None, backend: str | None, image: Path | None, weights: Path | None,
+    no_tools: bool,
+) -> None:  # fmt: skip
+    """Answer a question as an AI scientist, grounded in the supplied records.
+
+    SOURCE is a question file (the seed format, JSON or YAML), - for stdin, or a bare question in quotes.
+
+    \b
+    scientist ask examples/questions/4x-upscale.txt
+    scientist ask examples/questions/4x-upscale.txt --json --out answers/
+    scientist ask question.txt --image my-photo.jpg
+    """
+    from agent.answer import AskOptions, answer_question, write_outputs
+    from agent.parse import load_question
+
+    question = load_question(source)
+    if image is not None:
+        from tools.liif.images import open_image
+        from tools.liif.settings import LiifSettings
+
+        open_image(image, LiifSettings().max_pixels)  # a bad picture fails here, in one line
+    options = AskOptions(image=str(image) if image else None, weights=str(weights) if weights else None,
+                         tools=not no_tools, backend=backend)  # fmt: skip
+    with working("Thinking (and running the LIIF demo if the question calls for it)…", not as_json):
+        answer = answer_question(question, options)
+    if out is not None:
+        name = Path(source).stem if question.source not in ("-", "inline") else "answer"
+        answer = write_outputs(answer, out, name)
+    click.echo(answer.model_dump_json(indent=2) if as_json else answer.answer_markdown)
+
+
+@contextmanager
+def working(message: str, enabled: bool):
+    """A spinner on stderr for interactive use."""
+    if not (enabled and sys.stderr.isatty()):
+        yield
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status(message):
+        yield
 
 
 @cli.group()

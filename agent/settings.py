@@ -19,6 +19,7 @@ class AgentSettings(BaseSettings):
     backend: Backend = Field(default="auto", alias="SCIENTIST_BACKEND")
     llm_timeout_s: float = Field(default=60.0, alias="SCIENTIST_LLM_TIMEOUT")
     llm_max_retries: int = Field(default=2, alias="SCIENTIST_LLM_RETRIES")
+    embeddings: bool = Field(default=False, alias="SCIENTIST_EMBEDDINGS")  # MiniLM reranking; ~6 s to import
 
     def resolved_backend(self) -> Literal["offline", "openai"]:
         """``auto`` means the LLM when a key or base URL is set, else offline."""

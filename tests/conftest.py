@@ -61,3 +61,12 @@ def rdn_model(rdn_weights: Path):
     from tools.liif import load_model
 
     return load_model(rdn_weights)
+
+
+@pytest.fixture
+def demo_cache(tmp_path_factory: pytest.TempPathFactory, edsr_weights: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A per-session run cache for the LIIF demo, with the already-fetched default weights."""
+    cache = tmp_path_factory.getbasetemp() / "scientist-cache"
+    monkeypatch.setenv("SCIENTIST_CACHE_DIR", str(cache))
+    monkeypatch.setenv("SCIENTIST_LIIF_WEIGHTS", str(edsr_weights))
+    return cache

@@ -1,0 +1,124 @@
+"""One pass from a question to a grounded answer:
+
+Question -> Evidence -> Plan -> tool runs -> Draft (LLM or offline) -> Guard -> Answer.
+The guard checks every draft, whoever wrote it; an LLM draft it cannot accept after
+one repair round is replaced by the offline composer's, and the report says so.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.compose import compose
+from agent.corpus import classify_task, load_corpus
+from agent.evidence import gather_evidence
+from agent.guard import guard, links_in
+from agent.liif_tool import run_liif
+from agent.plan import make_plan
+from agent.render import render_markdown
+from agent.schema import Answer, Draft, Evidence, Grounding, ModelCard, PaperCard, Question, ToolCall
+from agent.settings import AgentSettings
+
+
+@dataclass
+class AskOptions:
+    image: str | None = None  # the user's own picture for the LIIF demo
+    weights: str | None = None  # a LIIF checkpoint, e.g. rdn-liif.pth
+    tools: bool = True
+    backend: str | None = None  # overrides settings: auto | offline | openai
+
+
+def build_evidence(question: Question, settings: AgentSettings) -> Evidence:
+    corpus = load_corpus()
+    cards: dict[str, ModelCard | PaperCard] = {}
+    for kind, records in (("model", question.models), ("paper", question.papers)):
+        for record in records:
+            card = corpus.card_for(record, kind)
+            if card is not None:
+                cards[record.name] = card
+    model_cards = [c for c in cards.values() if isinstance(c, ModelCard)]
+    text = " ".join([question.question, *(f"{r.name} {r.summary or ''}" for r in question.models)])
+    task = classify_task(corpus, text, model_cards)
+    return gather_evidence(question, cards, task, embeddings=settings.embeddings)
+
+
+def evidence_texts(evidence: Evidence) -> list[str]:
+    """Everything numbers in an answer may be traced to (besides tool results)."""
+    q = evidence.question
+    records = [f"{r.name} {r.summary or ''}" for r in [*q.models, *q.papers]]
+    cards = [card.model_dump_json() for card in evidence.cards.values()]
+    task = [evidence.task.model_dump_json()] if evidence.task else []
+    return [q.question, *records, *cards, *task, *(p.text for p in evidence.passages)]
+
+
+def write_draft(
+    evidence: Evidence, tool_calls: list[ToolCall], settings: AgentSettings, backend: str
+) -> tuple[Draft, Grounding, str]:
+    """Draft and guard; returns (draft, grounding, backend name)."""
+    sources = evidence_texts(evidence)
+    if backend == "openai":
+        from agent.llm import LLMError, OpenAIBackend
+
+        llm = OpenAIBackend(settings)
+        try:
+            draft, grounding = guard(llm.draft(evidence, tool_calls), evidence.question, sources, tool_calls)
+            if not grounding.ok:
+                repaired = llm.repair(evidence, tool_calls, draft, grounding.issues)
+                draft, grounding = guard(repaired, evidence.question, sources, tool_calls)
+            if grounding.ok:
+                return draft, grounding, llm.name
+            reason = "the LLM draft failed the guard after one repair round: " + "; ".join(grounding.issues)
+        except LLMError as exc:
+            reason = f"the LLM failed: {exc}"
+        draft, grounding = guard(compose(evidence, tool_calls), evidence.question, sources, tool_calls)
+        grounding.issues.insert(0, f"fell back to the offline composer ({reason})")
+        return draft, grounding, f"offline (fallback from {llm.name})"
+    draft, grounding = guard(compose(evidence, tool_calls), evidence.question, sources, tool_calls)
+    return draft, grounding, "offline"
+
+
+def answer_question(
+    question: Question, options: AskOptions | None = None, settings: AgentSettings | None = None
+) -> Answer:
+    options = options or AskOptions()
+    settings = settings or AgentSettings()
+    if options.backend:
+        settings = settings.model_copy(update={"backend": options.backend})
+    started = time.perf_counter()
+    evidence = build_evidence(question, settings)
+    plan = make_plan(evidence, options.image, options.weights, options.tools)
+    tool_calls = [run_liif(request.arguments) for request in plan.tools]
+    draft, grounding, backend = write_draft(evidence, tool_calls, settings, settings.resolved_backend())
+    markdown = render_markdown(question.question, draft)
+    return Answer(
+        source=question.source,
+        question=question.question,
+        answer_markdown=markdown,
+        sections=draft.model_dump(),
+        links=links_in(markdown),
+        tool_calls=tool_calls,
+        grounding=grounding,
+        backend=backend,
+        elapsed_s=round(time.perf_counter() - started, 3),
+    )
+
+
+def write_outputs(answer: Answer, folder: Path, name: str) -> Answer:
+    """DIR/NAME.md, DIR/NAME.json and the demo images (copied as DIR/NAME-*.png, paths rewritten)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    text = answer.model_dump_json(indent=2)
+    for call in answer.tool_calls:
+        for key in ("input", "output", "compare", "reference"):
+            path = (call.result or {}).get(key)
+            if path and Path(path).is_file():
+                copy = folder / f"{name}-{Path(path).name}"
+                shutil.copyfile(path, copy)
+                text = text.replace(json.dumps(path)[1:-1], str(copy))
+    answer = Answer.model_validate_json(text)
+    (folder / f"{name}.md").write_text(answer.answer_markdown or "")
+    (folder / f"{name}.json").write_text(answer.model_dump_json(indent=2))
+    return answer
