@@ -6,6 +6,7 @@ Pillow-bicubic 128x128 reduction as the small picture to enlarge 4x.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -18,13 +19,22 @@ def demo_pair(folder: Path, low_size: int = DEMO_SIZE) -> tuple[Path, Path]:
     """Write (low-resolution, reference) PNGs into folder, once; returns their paths."""
     low, reference = folder / f"astronaut-{low_size}.png", folder / "astronaut-512.png"
     if not (low.is_file() and reference.is_file()):
-        from skimage import data
-
         folder.mkdir(parents=True, exist_ok=True)
-        photo = Image.fromarray(data.astronaut())
+        photo = astronaut()
         photo.save(reference)
         photo.resize((low_size, low_size), Image.BICUBIC).save(low)
     return low, reference
+
+
+def astronaut() -> Image.Image:
+    """scikit-image's astronaut, read from its data folder (importing skimage costs a second)."""
+    spec = importlib.util.find_spec("skimage")
+    bundled = Path(next(iter(spec.submodule_search_locations))) / "data" / "astronaut.png" if spec else None
+    if bundled and bundled.is_file():
+        return Image.open(bundled).convert("RGB")
+    from skimage import data
+
+    return Image.fromarray(data.astronaut())
 
 
 if __name__ == "__main__":

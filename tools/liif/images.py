@@ -22,6 +22,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from tools.liif.errors import ImageError
 
 ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}
+# PNG level 3 writes several times faster than the default 6, for slightly larger files.
+SAVE_OPTIONS = {"JPEG": {"quality": 95}, "WEBP": {"quality": 95}, "PNG": {"compress_level": 3}}
 
 
 @dataclass
@@ -137,7 +139,7 @@ def save_image(image: Image.Image, path: str | Path) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as f:
-            image.save(f, format=fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {}))
+            image.save(f, format=fmt, **SAVE_OPTIONS.get(fmt, {}))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
