@@ -14,16 +14,8 @@ from agent.parse import load_question
 from agent.settings import AgentSettings
 from tests.cli_helpers import assert_ok, assert_one_line_error, run
 from tests.fakes.openai_server import FakeOpenAI, good, malformed, server_error, text
+from tests.seed import EXAMPLES, SEED, SEED_LINKS
 
-EXAMPLES = Path(__file__).parent.parent / "examples" / "questions"
-SEED = EXAMPLES / "4x-upscale.txt"
-SEED_LINKS = [
-    "https://arxiv.org/pdf/2012.09161",
-    "https://github.com/yinboc/liif",
-    "http://arxiv.org/pdf/2502.16025v1.pdf",
-    "http://arxiv.org/pdf/2304.05538v4.pdf",
-    "http://arxiv.org/pdf/2406.17117v2.pdf",
-]
 OFFLINE = AgentSettings(SCIENTIST_BACKEND="offline")
 
 
@@ -254,3 +246,39 @@ def test_cli_ask_bad_image(tmp_path, demo_cache):
     picture = tmp_path / "broken.png"
     picture.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
     assert_one_line_error(run("ask", SEED, "--image", picture), picture)
+
+
+def test_the_demo_runs_on_the_users_own_picture(demo_cache, fixtures):
+    picture = fixtures / "reference-128x96.png"
+    answer = answer_question(load_question(str(SEED)), AskOptions(image=str(picture)), settings=OFFLINE)
+    (call,) = answer.tool_calls
+    assert call.arguments["image"] == str(picture)
+    assert call.result["input_size"] == [32, 24] and call.result["output_size"] == [128, 96]
+    assert f"your picture {picture}" in call.result["image"]
+    assert f"{call.result['psnr_db']:.2f} dB" in answer.sections["workflow"]
+    assert answer.grounding.ok
+
+
+def test_liif_is_a_langchain_structured_tool(demo_cache, fixtures):
+    from agent.liif_tool import liif_tool
+
+    tool = liif_tool()
+    assert tool.name == "liif_upscale" and set(tool.args) == {"image", "weights"}
+    result = tool.invoke({"image": str(fixtures / "reference-128x96.png")})
+    assert result["psnr_db"] > result["bicubic_psnr_db"] and Path(result["compare"]).is_file()
+
+
+def test_embeddings_rank_by_meaning_when_enabled():
+    from agent.evidence import rank
+    from agent.schema import Passage
+
+    passages = [
+        Passage(id="A", source="a", text="A recipe for sourdough bread with a long cold fermentation."),
+        Passage(
+            id="B", source="b", text="Super-resolution recovers a high-resolution photo from a low-resolution one."
+        ),
+    ]
+    query = "enlarge my tiny snapshots"  # no word in common with either passage
+    assert [p.score for p in rank(query, passages)] == [0.0, 0.0]
+    ranked = rank(query, passages, embeddings=True)
+    assert ranked[0].id == "B" and ranked[0].score > ranked[1].score

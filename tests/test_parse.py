@@ -13,19 +13,8 @@ import pytest
 from agent.errors import QuestionError
 from agent.parse import MAX_FIELD_CHARS, clip, load_question, parse_question_text
 from agent.schema import Question
+from tests.seed import EXAMPLES, SEED, SEED_LINKS, SEED_QUESTION
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "questions"
-SEED = EXAMPLES / "4x-upscale.txt"
-SEED_QUESTION = (
-    "I used to avoid enlarging small pictures, but now AI makes them look great even at 4x. What makes this possible?"
-)
-SEED_LINKS = [
-    "https://arxiv.org/pdf/2012.09161",
-    "https://github.com/yinboc/liif",
-    "http://arxiv.org/pdf/2502.16025v1.pdf",
-    "http://arxiv.org/pdf/2304.05538v4.pdf",
-    "http://arxiv.org/pdf/2406.17117v2.pdf",
-]
 INSTRUCTIONS = "You are an AI scientist.\n\nA user has asked the following question:\n"
 TAIL = "\n\nBased on the following recommended models, explain:\n\n1. What task.\n\n"
 
