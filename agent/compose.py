@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from agent.corpus import classify_task, load_corpus
 from agent.evidence import tokens
 from agent.prompts import render
 from agent.schema import Draft, Evidence, ModelCard, PaperCard, Record, ToolCall
@@ -55,10 +56,18 @@ def relevance(evidence: Evidence, record: Record, index: int) -> str:
     if isinstance(card, PaperCard):
         related = task is not None and task.id in card.topics
         return f"{'Related' if related else 'Tangential to ' + topic}: {card.summary} [P{index}]"
+    text = f"{record.name} {record.summary or ''}"
+    own_task = classify_task(load_corpus(), text, [])
+    if task and own_task and own_task.id == task.id:
+        return f"Related: like the question, it is about {topic} [P{index}]"
     about = set(tokens(evidence.question.question)) | (set(tokens(" ".join(task.keywords))) if task else set())
-    shared = sorted(about & set(tokens(f"{record.name} {record.summary or ''}")))
+    shared = sorted(about & set(tokens(text)))
     if len(shared) >= 3:
         return f"Related: its record shares the terms {', '.join(shared[:5])} with the question [P{index}]"
+    if own_task:
+        return (
+            f"Tangential: judged from its title and summary it is about {own_task.name.lower()}, not {topic} [P{index}]"
+        )
     return f"Tangential: judged from its title and summary, it does not address {topic} directly [P{index}]"
 
 

@@ -7,8 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from agent.answer import AskOptions, answer_question
+from agent.cli import cli
 from agent.guard import links_in
 from agent.parse import load_question
 from agent.settings import AgentSettings
@@ -223,8 +225,17 @@ def test_cli_ask_markdown_and_json(demo_cache, tmp_path):
     assert compare in written["answer_markdown"]
 
 
-def test_cli_ask_bare_question_and_stdin(demo_cache):
-    assert_ok(run("ask", "What does an image classifier do?", "--backend", "offline"))
+def test_a_bare_question_is_answered_from_the_taxonomy_without_links():
+    answer = answer_question(load_question("What does an image classifier do?"), settings=OFFLINE)
+    assert answer.grounding.ok and answer.links == [] and answer.tool_calls == []
+    assert "image classification" in answer.sections["task"]
+    assert "No models or papers were supplied" in answer.sections["references"]
+
+
+def test_cli_ask_from_stdin(demo_cache):
+    result = CliRunner().invoke(cli, ["ask", "-", "--backend", "offline", "--no-tools"], input=SEED.read_text())
+    assert_ok(result)
+    assert "https://github.com/yinboc/liif" in result.stdout
 
 
 @pytest.mark.parametrize(
