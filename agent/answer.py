@@ -11,6 +11,7 @@ import json
 import shutil
 import time
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from agent.compose import compose
@@ -55,15 +56,24 @@ def evidence_texts(evidence: Evidence) -> list[str]:
     return [q.question, *records, *cards, *task, *(p.text for p in evidence.passages)]
 
 
+@cache
+def llm_backend(settings_json: str):
+    """One backend (and HTTP client) per distinct settings, shared by every answer in the process:
+    building LangChain's client per answer costs more than a concurrent batch can overlap."""
+    from agent.llm import OpenAIBackend
+
+    return OpenAIBackend(AgentSettings.model_validate_json(settings_json))
+
+
 def write_draft(
     evidence: Evidence, tool_calls: list[ToolCall], settings: AgentSettings, backend: str
 ) -> tuple[Draft, Grounding, str]:
     """Draft and guard; returns (draft, grounding, backend name)."""
     sources = evidence_texts(evidence)
     if backend == "openai":
-        from agent.llm import LLMError, OpenAIBackend
+        from agent.llm import LLMError
 
-        llm = OpenAIBackend(settings)
+        llm = llm_backend(settings.model_dump_json())
         try:
             draft, grounding = guard(llm.draft(evidence, tool_calls), evidence.question, sources, tool_calls)
             if not grounding.ok:

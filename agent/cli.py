@@ -230,6 +230,87 @@ def ask(
     click.echo(answer.model_dump_json(indent=2) if as_json else answer.answer_markdown)
 
 
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder for NAME.json, NAME.md, demo images and index.jsonl.",
+)
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Answers in parallel.")
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "offline", "openai"]),
+    help="auto: the LLM when OPENAI_API_KEY or OPENAI_BASE_URL is set, else offline.",
+)
+@click.option("--no-tools", is_flag=True, help="Answer without running any tool.")
+@click.option("--force", is_flag=True, help="Answer every input again, even unchanged ones.")
+def batch(paths: tuple[str, ...], out: Path, jobs: int, backend: str | None, no_tools: bool, force: bool) -> None:
+    """Answer many question files: files, folders (recursively) and globs.
+
+    Each input gets OUT/NAME.json (its answer record, or its error) and OUT/NAME.md; OUT/index.jsonl
+    lists them all. Reruns skip inputs whose content and settings are unchanged. Exits 1 when any
+    input failed (the others are still answered), 130 on Ctrl-C.
+
+    \b
+    scientist batch questions/ --out answers/
+    scientist batch 'questions/**/*.txt' more.jsonl --out answers/ --jobs 8
+    """
+    from agent.answer import AskOptions
+    from agent.batch import collect_inputs, run_batch
+
+    inputs = collect_inputs(list(paths), out)
+    options = AskOptions(tools=not no_tools, backend=backend)
+    with batch_progress(len(inputs), sys.stderr.isatty()) as on_done:
+        report = run_batch(inputs, out, options, jobs=jobs, force=force, on_done=on_done)
+    print_batch_summary(report, out)
+    sys.exit(130 if report.interrupted else 0 if report.ok else 1)
+
+
+@contextmanager
+def batch_progress(total: int, enabled: bool):
+    """Yields an on_done callback driving a rich progress bar (with ETA) on stderr."""
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    progress = Progress(
+        TextColumn("answering"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+        console=Console(stderr=True), transient=True,
+    )  # fmt: skip
+    task = progress.add_task("batch", total=total)
+    with progress:
+        yield lambda _outcome: progress.advance(task)
+
+
+def print_batch_summary(report: Any, out: Path) -> None:
+    """A table of counts on stderr, then one line per failed input."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    table = Table(title=f"batch: {len(report.outcomes)} inputs -> {out}", title_justify="left")
+    for column in ("answered", "failed", "skipped", "time"):
+        table.add_column(column, justify="right")
+    table.add_row(*(str(report.count(s)) for s in ("answered", "failed", "skipped")), f"{report.seconds:.1f} s")
+    console.print(table)
+    for outcome in report.outcomes:
+        if outcome.status == "failed":
+            console.print(f"failed: {outcome.error}", markup=False)
+    if report.interrupted:
+        console.print("interrupted: rerun the same command to finish (answered inputs are skipped)")
+
+
 @contextmanager
 def working(message: str, enabled: bool):
     """A spinner on stderr for interactive use."""
@@ -281,6 +362,51 @@ def weights_info(checkpoint: Path | None, as_json: bool) -> None:
     else:
         for key, value in info.items():
             click.echo(f"{key}: {value:,}" if isinstance(value, int) else f"{key}: {value}")
+
+
+@cli.command("mcp")
+@click.option("--http", is_flag=True, help="Serve streamable HTTP on 127.0.0.1 instead of stdio.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port for --http.")
+@click.option(
+    "--root",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="Folder client paths must stay inside [default: $SCIENTIST_MCP_ROOT, else the working directory].",
+)
+def mcp_command(http: bool, port: int, root: Path | None) -> None:
+    """Serve the agent and LIIF as an MCP server (tools and corpus resources), over stdio by default."""
+    from agent.mcp_server import allowed_root, serve
+
+    serve(allowed_root(root), http=http, port=port)
+
+
+@cli.command()
+@click.argument("source", required=False)
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "offline", "openai"]),
+    help="auto: the LLM when OPENAI_API_KEY or OPENAI_BASE_URL is set, else offline.",
+)
+@click.option(
+    "--weights",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="LIIF checkpoint for the demo and /upscale, e.g. the authors' rdn-liif.pth.",
+)
+@click.option("--no-tools", is_flag=True, help="Answer without running any tool.")
+def chat(source: str | None, backend: str | None, weights: Path | None, no_tools: bool) -> None:
+    """Talk with the AI scientist in the terminal: a question, then follow-ups.
+
+    SOURCE (optional) is a question file whose records ground the answers, or a bare question.
+    Slash commands: /load FILE, /upscale IMAGE [SCALE], /sources, /save FILE, /help, /quit.
+
+    \b
+    scientist chat examples/questions/4x-upscale.txt
+    scientist chat "How do I enlarge a small photo?" --backend offline
+    """
+    from agent.answer import AskOptions
+    from agent.chat import run_chat
+
+    options = AskOptions(weights=str(weights) if weights else None, tools=not no_tools, backend=backend)
+    run_chat(source, options)
 
 
 def main() -> None:

@@ -176,6 +176,11 @@ def _close_gap(gap: re.Match[str]) -> str:
     return " " if gap[1] and gap[2] else ""
 
 
+def strip_unsupplied_links(text: str, allowed: list[str]) -> str:
+    """``text`` without any link outside ``allowed``: the guard's link rule for free text (chat replies)."""
+    return _Links(frozenset(allowed)).run(text)
+
+
 def links_in(text: str) -> list[str]:
     """Every URL in a text, verbatim, first occurrence first (the same detection the guard uses)."""
     scan = _Links(allowed=None)

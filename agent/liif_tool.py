@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from pathlib import Path
 
 from PIL import Image
@@ -68,8 +69,16 @@ def prepare(reference: Path, folder: Path, max_pixels: int) -> tuple[Path, Path]
     return folder / "small.png", folder / "original.png"
 
 
+RUN_LOCK = threading.Lock()  # concurrent answers (batch --jobs) run one demo at a time, then share its cache
+
+
 def liif_upscale(image: str = DEMO_IMAGE, weights: str | None = None) -> dict:
     """Run the measured 4x demo; returns the result dict of the answer record's tool call."""
+    with RUN_LOCK:
+        return run_demo(image, weights)
+
+
+def run_demo(image: str, weights: str | None) -> dict:
     from tools.liif.weights import resolve_weights, sha256_file
 
     settings = LiifSettings()

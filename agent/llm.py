@@ -39,7 +39,7 @@ class LLMError(AgentError):
     """The LLM gave no usable draft (HTTP error, timeout, unreadable reply); the reason is one line."""
 
 
-def _data(text: Any, limit: int = MAX_FIELD_CHARS) -> str:
+def as_data(text: Any, limit: int = MAX_FIELD_CHARS) -> str:
     """Text quoted inside a data section: clipped, and unable to open or close a section itself."""
     return _SPOOFED_TAG.sub(r"‹\1\2", clip(str(text).strip(), limit))
 
@@ -60,22 +60,22 @@ def _draft_format() -> dict[str, Any]:
 def _record(record: Record) -> dict[str, Any]:
     links = zip(("Paper", "GitHub", "HuggingFace"), (record.paper, record.github, record.huggingface), strict=True)
     return {
-        "name": _data(record.name, 300),
-        "links": [(label, _data(link, 1000)) for label, link in links if link],
-        "summary": _data(record.summary) if record.summary else None,
+        "name": as_data(record.name, 300),
+        "links": [(label, as_data(link, 1000)) for label, link in links if link],
+        "summary": as_data(record.summary) if record.summary else None,
     }
 
 
 def _card(record_name: str, card: Any) -> dict[str, Any]:
     """A card's own words; its ``paper_urls`` stay out (they only match records, they are never links)."""
-    view: dict[str, Any] = {"record": _data(record_name, 300), "name": _data(card.name, 300)}
-    view["summary"] = _data(card.summary)
+    view: dict[str, Any] = {"record": as_data(record_name, 300), "name": as_data(card.name, 300)}
+    view["summary"] = as_data(card.summary)
     if isinstance(card, ModelCard):
-        view["fields"] = [("Input", _data(card.input)), ("Output", _data(card.output))]
-        view["method"] = [_data(step) for step in card.method]
-        view["facts"] = [_data(fact) for fact in card.facts]
+        view["fields"] = [("Input", as_data(card.input)), ("Output", as_data(card.output))]
+        view["method"] = [as_data(step) for step in card.method]
+        view["facts"] = [as_data(fact) for fact in card.facts]
     else:
-        view["fields"] = [("Topics", _data(", ".join(card.topics)))] if card.topics else []
+        view["fields"] = [("Topics", as_data(", ".join(card.topics)))] if card.topics else []
         view["method"], view["facts"] = [], []
     return view
 
@@ -86,16 +86,16 @@ def _value(value: Any) -> str:
 
 def _tool_call(call: ToolCall) -> dict[str, Any]:
     return {
-        "name": _data(call.name, 200),
-        "arguments": _data(json.dumps(call.arguments, ensure_ascii=False)),
-        "result": [(_data(key, 200), _data(_value(value), 1000)) for key, value in (call.result or {}).items()],
-        "error": _data(call.error, 1000) if call.error else None,
+        "name": as_data(call.name, 200),
+        "arguments": as_data(json.dumps(call.arguments, ensure_ascii=False)),
+        "result": [(as_data(key, 200), as_data(_value(value), 1000)) for key, value in (call.result or {}).items()],
+        "error": as_data(call.error, 1000) if call.error else None,
     }
 
 
 def _task(task: Task) -> dict[str, Any]:
     fields = (("Area", task.area), ("Doing", task.doing), ("Input", task.input), ("Output", task.output))
-    return {"name": _data(task.name, 300), "fields": [(label, _data(text)) for label, text in fields]}
+    return {"name": as_data(task.name, 300), "fields": [(label, as_data(text)) for label, text in fields]}
 
 
 def answer_context(evidence: Evidence, tool_calls: list[ToolCall]) -> dict[str, Any]:
@@ -103,14 +103,15 @@ def answer_context(evidence: Evidence, tool_calls: list[ToolCall]) -> dict[str, 
     question = evidence.question
     task = evidence.task
     return {
-        "question": _data(question.question),
+        "question": as_data(question.question),
         "models": [_record(record) for record in question.models],
         "papers": [_record(record) for record in question.papers],
-        "allowed_links": [_data(link, 1000) for link in question.supplied_links()],
+        "allowed_links": [as_data(link, 1000) for link in question.supplied_links()],
         "task": None if task is None else _task(task),
         "cards": [_card(name, card) for name, card in evidence.cards.items()],
         "passages": [
-            {"id": _data(p.id, 50), "source": _data(p.source, 300), "text": _data(p.text)} for p in evidence.passages
+            {"id": as_data(p.id, 50), "source": as_data(p.source, 300), "text": as_data(p.text)}
+            for p in evidence.passages
         ],
         "tool_calls": [_tool_call(call) for call in tool_calls],
     }
@@ -242,8 +243,8 @@ class OpenAIBackend:
 
     def repair(self, evidence: Evidence, tool_calls: list[ToolCall], draft: Draft, problems: list[str]) -> Draft:
         """Ask again with the previous draft and the problems the guard found in it."""
-        previous = {field: _data(getattr(draft, field), 3 * MAX_FIELD_CHARS) for field in PART_FIELDS}
-        request = render("repair.j2", draft=previous, problems=[_data(problem, 1000) for problem in problems])
+        previous = {field: as_data(getattr(draft, field), 3 * MAX_FIELD_CHARS) for field in PART_FIELDS}
+        request = render("repair.j2", draft=previous, problems=[as_data(problem, 1000) for problem in problems])
         return self._ask([*self._messages(evidence, tool_calls), ("human", request)])
 
     def _messages(self, evidence: Evidence, tool_calls: list[ToolCall]) -> list[tuple[str, str]]:

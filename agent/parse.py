@@ -110,12 +110,16 @@ def parse_question_text(text: str, source: str = "-") -> Question:
     """Parse a question file's content; the format (JSON, YAML or seed text) is detected from it."""
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     _reject_non_questions(text)
-    if text.lstrip().startswith("{"):
+    if text.lstrip().startswith(("{", "[")):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise QuestionError(f"invalid JSON: {exc}") from None
-        return _from_mapping(data, source, "JSON")
+            if text.lstrip().startswith("{"):
+                raise QuestionError(f"invalid JSON: {exc}") from None
+        else:
+            if not isinstance(data, dict):
+                raise QuestionError("a JSON list, not a question record {question, models, papers}")
+            return _from_mapping(data, source, "JSON")
     data = _yaml_mapping(text)
     if data is not None:
         return _from_mapping(data, source, "YAML")

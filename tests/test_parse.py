@@ -372,3 +372,13 @@ def test_examples_cover_the_variants() -> None:
     assert (yolo.name, yolo.github) == ("YOLOv3", "https://github.com/ultralytics/ultralytics")
     song = load_question(str(EXAMPLES / "next-song.txt")).models[0]
     assert (song.name, song.github, song.huggingface) == ("SASRec", None, None)
+
+
+def test_a_json_list_is_not_a_question():
+    with pytest.raises(QuestionError, match="JSON list"):
+        parse_question_text('["a", "b"]')
+
+
+def test_a_question_starting_with_a_bracket_is_still_a_question():
+    question = parse_question_text("[Beginner] How does autocorrect know what I meant?")
+    assert question.question.startswith("[Beginner]")

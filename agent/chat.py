@@ -1,0 +1,392 @@
+"""``scientist chat``: an interactive session over the same one-pass agent.
+
+The first plain line is a question: with a question file loaded it replaces the file's question
+and keeps its records; with none, the best matching corpus card stands in as the record. Later
+lines are follow-ups: through the LLM (streamed, links filtered to the supplied ones) when the
+settings resolve to openai, else the offline answer re-run with the follow-up as the question.
+Reading lines and printing are injected (``read_line``, ``console``) so that tests can drive it.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from agent.answer import AskOptions, answer_question, build_evidence
+from agent.corpus import load_corpus
+from agent.errors import AgentError
+from agent.evidence import bm25_scores
+from agent.guard import strip_unsupplied_links
+from agent.parse import MAX_FIELD_CHARS, load_question
+from agent.prompts import render
+from agent.schema import Answer, ModelCard, PaperCard, Question, Record
+from agent.settings import AgentSettings
+
+PROMPT = "scientist> "
+HELP = """\
+Type a question and press Enter (Alt-Enter or Esc-Enter for a new line); later lines are follow-ups.
+  /load FILE              load a question file (its records ground the answers)
+  /upscale IMAGE [SCALE]  enlarge a picture with LIIF (default 4x)
+  /sources                the loaded records with their links, and the corpus cards used
+  /save FILE              write the conversation as Markdown
+  /help                   this list
+  /quit                   leave (Ctrl-D too); Ctrl-C cancels an answer in progress"""
+
+CHAT_TAGS = ("conversation", "previous_answer", "follow_up")
+_SPOOFED_CHAT_TAG = re.compile(r"<(/?)(" + "|".join(CHAT_TAGS) + r")\b", re.IGNORECASE)
+HISTORY_TURNS = 6  # earlier turns shown to the LLM with a follow-up
+
+
+def _chat_data(text: str, limit: int = MAX_FIELD_CHARS) -> str:
+    from agent.llm import as_data
+
+    return _SPOOFED_CHAT_TAG.sub(r"‹\1\2", as_data(text, limit))
+
+
+@dataclass
+class Turn:
+    role: str  # "You" or "Scientist"
+    text: str
+
+
+@dataclass
+class ChatSession:
+    """The state of one chat: the current Question, the last Answer and the conversation."""
+
+    read_line: Callable[[], str]
+    console: Console
+    settings: AgentSettings = field(default_factory=AgentSettings)
+    options: AskOptions = field(default_factory=AskOptions)
+    question: Question | None = None
+    answer: Answer | None = None
+    history: list[Turn] = field(default_factory=list)
+    corpus_used: list[str] = field(default_factory=list)
+    _liif: Any = None
+
+    def __post_init__(self) -> None:
+        if self.options.backend:
+            self.settings = self.settings.model_copy(update={"backend": self.options.backend})
+
+    @property
+    def mode(self) -> str:
+        return self.settings.resolved_backend()
+
+    # -- the loop
+
+    def run(self) -> None:
+        """Read and handle lines until /quit or end of input; Ctrl-C at the prompt only clears the line."""
+        while True:
+            try:
+                line = self.read_line()
+            except KeyboardInterrupt:
+                continue
+            except EOFError:
+                break
+            if not self.handle(line):
+                break
+
+    def handle(self, line: str) -> bool:
+        """One line of input; False when the session should end."""
+        text = line.strip()
+        if text.startswith("/"):
+            return self.command(text)
+        if not text:
+            if self.question is not None and self.answer is None:
+                self.ask(self.question.question)  # Enter on a freshly loaded file asks its question
+            return True
+        self.ask(text)
+        return True
+
+    def command(self, text: str) -> bool:
+        name, _, rest = text.partition(" ")
+        rest = rest.strip()
+        if name in ("/quit", "/exit"):
+            return False
+        handlers = {
+            "/help": lambda _: self.say(HELP),
+            "/load": self.load,
+            "/upscale": self.upscale,
+            "/sources": lambda _: self.sources(),
+            "/save": self.save,
+        }
+        handler = handlers.get(name)
+        if handler is None:
+            self.error(f"unknown command {name}; type /help for the list")
+        else:
+            handler(rest)
+        return True
+
+    # -- output
+
+    def say(self, text: str, style: str | None = None) -> None:
+        self.console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
+
+    def error(self, message: str) -> None:
+        self.say(f"error: {message}", style="red")
+
+    def show_markdown(self, text: str) -> None:
+        if self.console.is_terminal:
+            from rich.markdown import Markdown
+
+            self.console.print(Markdown(text))
+        else:
+            self.say(text)
+
+    # -- questions and follow-ups
+
+    def load(self, source: str) -> None:
+        if not source:
+            self.error("usage: /load FILE")
+            return
+        try:
+            question = load_question(source)
+        except AgentError as exc:
+            self.error(str(exc))
+            return
+        self.question, self.answer, self.corpus_used = question, None, []
+        records = len(question.models) + len(question.papers)
+        self.say(f"Loaded {source}: {records} record(s). Ask your question (Enter alone asks the file's own).")
+
+    def ask(self, text: str) -> None:
+        """Answer a line: the first question of a loaded file or the corpus, else a follow-up."""
+        self.history.append(Turn("You", text))
+        try:
+            if self.answer is not None and self.question is not None and self.mode == "openai":
+                reply = self.follow_up_llm(text)
+            else:
+                reply = self.answer_offline_or_first(text)
+        except KeyboardInterrupt:
+            self.history.pop()
+            self.say("(answer cancelled)", style="yellow")
+            return
+        if reply is None:
+            self.history.pop()
+        else:
+            self.history.append(Turn("Scientist", reply))
+
+    def answer_offline_or_first(self, text: str) -> str | None:
+        if self.question is None:
+            self.question = self.corpus_question(text)
+            used = ", ".join(self.corpus_used)
+            self.say(f"Answered from our corpus records: {used}" if used else "no corpus record matched")
+        question = self.question.model_copy(update={"question": text})
+        status = "Thinking (and running the LIIF demo if the records call for it)…"
+        with self.console.status(status) if self.console.is_terminal else nullcontext():
+            answer = answer_question(question, self.options, self.settings)
+        self.answer = answer
+        self.show_markdown(answer.answer_markdown or "")
+        return answer.answer_markdown
+
+    def corpus_question(self, text: str) -> Question:
+        """A bare question grounded in ``corpus/`` only: the best BM25 card becomes a name-only record."""
+        corpus = load_corpus()
+        cards: list[ModelCard | PaperCard] = [*corpus.models, *corpus.papers]
+        documents = [_card_text(card) for card in cards]
+        scored = sorted(
+            ((score, card) for score, card in zip(bm25_scores(text, documents), cards, strict=True) if score > 0),
+            key=lambda pair: -pair[0],
+        )
+        models = [card for _, card in scored if isinstance(card, ModelCard)]
+        papers = [card for _, card in scored if isinstance(card, PaperCard)]
+        question = Question(source="inline", question=text)
+        if models:
+            question.models = [Record(name=models[0].name)]
+        elif papers:
+            question.papers = [Record(name=papers[0].name)]
+        self.corpus_used = [record.name for record in [*question.models, *question.papers]]
+        return question
+
+    def follow_up_llm(self, text: str) -> str | None:
+        """Stream the LLM's reply to a follow-up; links outside the supplied records never show."""
+        import openai
+
+        from agent.llm import LLMError, OpenAIBackend, _text
+
+        assert self.question is not None and self.answer is not None
+        backend = OpenAIBackend(self.settings)
+        messages = self.follow_up_messages(text)
+        allowed = self.question.supplied_links()
+        try:
+            reply = self.stream(backend._model().stream(messages), allowed, _text)
+        except openai.OpenAIError as exc:
+            self.error(str(LLMError(backend._reason(exc))))
+            return None
+        return reply
+
+    def follow_up_messages(self, text: str) -> list[tuple[str, str]]:
+        from agent.llm import DATA_TAGS, REPAIR_TAGS, answer_context
+
+        assert self.question is not None and self.answer is not None
+        question = self.question.model_copy(update={"question": text})
+        evidence = build_evidence(question, self.settings)
+        context = answer_context(evidence, self.answer.tool_calls)
+        earlier = self.history[:-2][-HISTORY_TURNS:]  # the last answer and this follow-up come separately
+        conversation = [(turn.role, _chat_data(turn.text, 2000)) for turn in earlier]
+        human = render(
+            "chat_followup.j2",
+            **context,
+            conversation=conversation,
+            previous_answer=_chat_data(self.history[-2].text if len(self.history) > 1 else "", 3 * MAX_FIELD_CHARS),
+            follow_up=_chat_data(text),
+        )
+        system = render("chat_system.j2", data_tags=[*DATA_TAGS, *REPAIR_TAGS, *CHAT_TAGS])
+        return [("system", system), ("human", human)]
+
+    def stream(self, chunks: Any, allowed: list[str], as_text: Callable[[Any], str]) -> str:
+        """Show tokens as they arrive (only whole, filtered lines when not a terminal); return the filtered reply."""
+        received = ""
+        if self.console.is_terminal:
+            from rich.live import Live
+            from rich.markdown import Markdown
+
+            with Live(console=self.console, transient=True, refresh_per_second=12) as live:
+                for chunk in chunks:
+                    received += as_text(chunk.content)
+                    shown = received[: max(received.rfind(" "), received.rfind("\n")) + 1]  # no half-written URL
+                    live.update(Markdown(strip_unsupplied_links(shown, allowed)))
+            reply = strip_unsupplied_links(received, allowed)
+            self.console.print(Markdown(reply))
+            return reply
+        printed = 0
+        for chunk in chunks:
+            received += as_text(chunk.content)
+            lines = received.split("\n")[:-1]
+            for line in lines[printed:]:
+                self._stream_line(line, allowed)
+            printed = len(lines)
+        for line in received.split("\n")[printed:]:
+            self._stream_line(line, allowed)
+        return strip_unsupplied_links(received, allowed)
+
+    def _stream_line(self, line: str, allowed: list[str]) -> None:
+        kept = strip_unsupplied_links(line, allowed)
+        if kept.strip() or not line.strip():
+            self.say(kept)
+
+    # -- slash commands
+
+    def upscale(self, rest: str) -> None:
+        from tools.liif.errors import LiifError
+        from tools.liif.pipeline import upscale_file
+        from tools.liif.settings import LiifSettings
+
+        try:
+            args = shlex.split(rest)
+        except ValueError as exc:
+            self.error(f"/upscale: {exc}")
+            return
+        if not 1 <= len(args) <= 2:
+            self.error("usage: /upscale IMAGE [SCALE]")
+            return
+        try:
+            scale = float(args[1]) if len(args) == 2 else 4.0
+        except ValueError:
+            self.error(f"/upscale: {args[1]!r} is not a number, e.g. 2 or 4")
+            return
+        source = Path(args[0]).expanduser()
+        settings = LiifSettings()
+        output = settings.cache_dir / "chat" / f"{source.stem}-liif.png"
+        output.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with self.console.status("Upscaling with LIIF…") if self.console.is_terminal else nullcontext():
+                report = upscale_file(source, output, self._liif_model, scale=scale, max_pixels=settings.max_pixels)
+        except KeyboardInterrupt:
+            self.say("(upscale cancelled)", style="yellow")
+            return
+        except (LiifError, OSError) as exc:
+            self.error(str(exc))
+            return
+        (w, h), (big_w, big_h) = report.input_size, report.output_size
+        self.say(f"{report.input} ({w}x{h}) -> {report.output} ({big_w}x{big_h}) in {report.seconds:.2f} s")
+        self.say(f"weights: {report.weights}")
+
+    def _liif_model(self) -> Any:
+        if self._liif is None:
+            from tools.liif import load_model
+
+            self._liif = load_model(self.options.weights)
+        return self._liif
+
+    def sources(self) -> None:
+        question = self.question
+        if question is None or not (question.models or question.papers):
+            self.say("No records loaded (use /load FILE).")
+        else:
+            corpus = load_corpus()
+            for label, kind, records in (("Models", "model", question.models), ("Papers", "paper", question.papers)):
+                if records:
+                    self.say(f"{label}:")
+                for record in records:
+                    self.say(f"- {record.name}" + "".join(f"\n    {link}" for link in record.links()))
+                    card = corpus.card_for(record, kind)  # type: ignore[arg-type]
+                    if card is not None and record.name not in self.corpus_used:
+                        self.say(f"    corpus card: {card.name}")
+        if self.corpus_used:
+            self.say("Corpus records used: " + ", ".join(self.corpus_used))
+
+    def save(self, rest: str) -> None:
+        if not rest:
+            self.error("usage: /save FILE")
+            return
+        path = Path(rest).expanduser()
+        body = "".join(f"## {turn.role}\n\n{turn.text.strip()}\n\n" for turn in self.history)
+        try:
+            path.write_text(f"# Chat with the AI scientist\n\n{body}", encoding="utf-8")
+        except OSError as exc:
+            self.error(f"{path}: cannot write ({exc.strerror or exc})")
+            return
+        self.say(f"Saved {len(self.history)} message(s) to {path}")
+
+
+def _card_text(card: ModelCard | PaperCard) -> str:
+    if isinstance(card, ModelCard):
+        parts = [card.name, *card.aliases, card.summary, card.input, card.output, *card.method, *card.facts]
+    else:
+        parts = [card.name, *card.aliases, card.summary, *card.topics]
+    return " ".join(parts)
+
+
+def prompt_reader(history_file: Path | None = None, **session_args: Any) -> Callable[[], str]:
+    """A prompt_toolkit line reader: Enter submits, Alt-Enter / Esc-Enter inserts a newline."""
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import FileHistory, InMemoryHistory
+    from prompt_toolkit.key_binding import KeyBindings
+
+    bindings = KeyBindings()
+
+    @bindings.add("escape", "enter")
+    def _newline(event: Any) -> None:
+        event.current_buffer.insert_text("\n")
+
+    history: Any = InMemoryHistory()
+    if history_file is not None:
+        try:
+            history_file.parent.mkdir(parents=True, exist_ok=True)
+            history = FileHistory(str(history_file))
+        except OSError:
+            pass
+    session: PromptSession[str] = PromptSession(history=history, key_bindings=bindings, **session_args)
+    return lambda: session.prompt(PROMPT)
+
+
+def run_chat(source: str | None, options: AskOptions) -> None:
+    """The ``scientist chat`` session on the real terminal."""
+    from tools.liif.settings import LiifSettings
+
+    console = Console()
+    question = load_question(source) if source else None  # a bad SOURCE fails before the session starts
+    session = ChatSession(prompt_reader(LiifSettings().cache_dir / "chat-history"), console, options=options)
+    console.print("AI scientist chat: type a question, /help for commands, /quit to leave.", highlight=False)
+    if question is not None and question.source == "inline":
+        session.ask(question.question)  # a bare question as SOURCE is asked at once
+    elif question is not None:
+        session.question = question
+        session.say(f"Loaded {source}. Ask your question (Enter alone asks the file's own).")
+    session.run()

@@ -1,0 +1,127 @@
+"""How fast ``scientist batch`` is, measured in one run, each batch in a fresh process:
+
+1. speed: 40 question files through an OpenAI-compatible fake server that takes 0.3 s a reply,
+   ``--jobs 1`` then ``--jobs 8`` (target: at least 5x faster);
+2. resume: 150 files offline (the example questions, varied, plus 10 bad files), then the same
+   command again, which skips every unchanged input.
+
+    python bench/batch_speed.py [--only speed|resume]
+
+The question files are generated into a temporary folder and removed afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.fakes.openai_server import FakeOpenAI, slow  # noqa: E402
+
+EXAMPLES = ROOT / "examples" / "questions"
+MARKER = "asked the following question:\n"
+BAD_FILES: dict[str, bytes] = {
+    "empty.txt": b"",
+    "blank.md": b"\n \n",
+    "binary.txt": bytes(range(256)) * 8,
+    "page.txt": b"<!DOCTYPE html><html><body>Not a question</body></html>",
+    "page.md": b"<html><head><title>x</title></head></html>",
+    "no-question.txt": b"### Recommended AI Models:\nModel: SASRec\n",
+    "broken.json": b'{"question": "cut off',
+    "no-question.json": b'{"models": []}',
+    "no-question.yaml": b"question: ''\nmodels: []\n",
+    "bad-record.json": b'{"question": "What is this?", "models": [42]}',
+}
+
+
+def varied(example: Path, i: int) -> tuple[str, str]:
+    """(file name, content): an example question with its question text made unique."""
+    text = example.read_text()
+    if example.suffix == ".txt":
+        return f"{example.stem}-{i:03d}.txt", text.replace(MARKER, f"{MARKER}(variant {i}) ", 1)
+    data = json.loads(text) if example.suffix == ".json" else yaml.safe_load(text)
+    data["question"] = f"(variant {i}) {data['question']}"
+    dumped = json.dumps(data, indent=2) if example.suffix == ".json" else yaml.safe_dump(data, sort_keys=False)
+    return f"{example.stem}-{i:03d}{example.suffix}", dumped
+
+
+def write_questions(folder: Path, count: int, bad: bool = False) -> None:
+    folder.mkdir(parents=True)
+    examples = sorted(p for p in EXAMPLES.iterdir() if p.suffix in (".txt", ".json", ".yaml"))
+    good_count = count - (len(BAD_FILES) if bad else 0)
+    for i in range(good_count):
+        name, text = varied(examples[i % len(examples)], i)
+        (folder / name).write_text(text)
+    if bad:
+        for name, content in BAD_FILES.items():
+            (folder / name).write_bytes(content)
+
+
+def timed_batch(folder: Path, out: Path, env: dict[str, str], *args: str) -> tuple[float, float, int]:
+    """(process wall time, the batch's own time from its summary, exit code)."""
+    command = [sys.executable, "-m", "agent.cli", "batch", str(folder), "--out", str(out), "--no-tools", *args]
+    start = time.perf_counter()
+    result = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    own = re.search(r"│\s*([\d.]+) s\s*│", result.stderr)
+    return wall, float(own[1]) if own else float("nan"), result.returncode
+
+
+def counts(out: Path) -> str:
+    lines = [json.loads(line) for line in (out / "index.jsonl").read_text().splitlines()]
+    found = {s: sum(1 for line in lines if line["status"] == s) for s in ("answered", "failed", "skipped")}
+    return ", ".join(f"{n} {s}" for s, n in found.items())
+
+
+def bench_speed(tmp: Path) -> None:
+    write_questions(tmp / "speed", 40)
+    with FakeOpenAI() as server:
+        server.respond_with(lambda _body: slow(0.3))
+        env = {**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "bench",
+               "SCIENTIST_MODEL": "fake-model", "SCIENTIST_LLM_RETRIES": "0"}  # fmt: skip
+        one, own1, rc1 = timed_batch(tmp / "speed", tmp / "out-1", env, "--backend", "openai", "--jobs", "1")
+        eight, own8, rc8 = timed_batch(tmp / "speed", tmp / "out-8", env, "--backend", "openai", "--jobs", "8")
+        requests = server.calls
+    print(f"speed: 40 questions, fake LLM with 0.3 s latency ({requests} requests in all, both runs)")
+    print("            process   batch (the time in its summary: without the interpreter start-up)")
+    print(f"  --jobs 1: {one:6.2f} s  {own1:6.2f} s  exit {rc1}  ({counts(tmp / 'out-1')})")
+    print(f"  --jobs 8: {eight:6.2f} s  {own8:6.2f} s  exit {rc8}  ({counts(tmp / 'out-8')})")
+    print(f"  speedup:  {one / eight:6.1f}x  {own1 / own8:6.1f}x")
+
+
+def bench_resume(tmp: Path) -> None:
+    write_questions(tmp / "resume", 150, bad=True)
+    env = {**os.environ, "SCIENTIST_BACKEND": "offline"}
+    first, _, rc1 = timed_batch(tmp / "resume", tmp / "out-resume", env)
+    first_counts = counts(tmp / "out-resume")
+    again, _, rc2 = timed_batch(tmp / "resume", tmp / "out-resume", env)
+    print(f"resume: 150 files offline ({len(BAD_FILES)} bad), each run in a fresh process")
+    print(f"  first run: {first:6.2f} s  exit {rc1}  ({first_counts})")
+    print(f"  rerun:     {again:6.2f} s  exit {rc2}  ({counts(tmp / 'out-resume')})")
+    print(f"  ratio:     {first / again:.1f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=["speed", "resume"])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.only in (None, "speed"):
+            bench_speed(Path(tmp))
+        if args.only in (None, "resume"):
+            bench_resume(Path(tmp))
+
+
+if __name__ == "__main__":
+    main()

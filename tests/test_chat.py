@@ -1,0 +1,188 @@
+"""``scientist chat``: scripted sessions through prompt_toolkit, offline and against a fake LLM, and a real pty."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+from rich.console import Console
+
+from agent.answer import AskOptions
+from agent.chat import ChatSession, prompt_reader
+from agent.settings import AgentSettings
+from tests.fakes.openai_server import FakeOpenAI, good, text
+from tests.seed import SEED, SEED_LINKS, SEED_QUESTION
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = ROOT / "tests" / "fixtures" / "liif" / "input-32x24.png"
+EVIL = "https://evil.example/weights"
+
+
+def session(
+    lines: list[str], settings: AgentSettings, options: AskOptions | None = None
+) -> tuple[ChatSession, io.StringIO]:
+    """A session reading ``lines`` (then end of input) and printing to a plain, non-terminal buffer."""
+    queue = iter(lines)
+
+    def read_line() -> str:
+        line = next(queue, None)
+        if line is None:
+            raise EOFError
+        return line
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=False, width=100, color_system=None)
+    return ChatSession(read_line, console, settings=settings, options=options or AskOptions()), out
+
+
+def scripted(tmp_path: Path) -> list[str]:
+    return [
+        f"/load {SEED}",
+        SEED_QUESTION,
+        "Which of the related papers matters most here?",
+        f"/upscale {SMALL} 2",
+        "/sources",
+        f"/save {tmp_path / 'chat.md'}",
+        "/quit",
+    ]
+
+
+def test_scripted_offline_session_through_prompt_toolkit(demo_cache, tmp_path):
+    with create_pipe_input() as pipe:
+        pipe.send_text("".join(line + "\r" for line in scripted(tmp_path)))
+        out = io.StringIO()
+        console = Console(file=out, force_terminal=False, width=100, color_system=None)
+        chat = ChatSession(
+            prompt_reader(input=pipe, output=DummyOutput()), console, AgentSettings(SCIENTIST_BACKEND="offline")
+        )
+        chat.run()
+    shown = out.getvalue()
+    assert "Loaded" in shown and "Traceback" not in shown
+    assert shown.count("## 1. Task") == 2  # the question and the offline follow-up
+    assert "> Which of the related papers matters most here?" in shown
+    assert chat.question.question == SEED_QUESTION  # the file's records stay; the question is the user's
+    assert len(chat.question.papers) == 3
+    output = demo_cache / "chat" / "input-32x24-liif.png"
+    assert Image.open(output).size == (64, 48)
+    assert f"{output} (64x48)" in shown and "weights: " in shown
+    sources = shown[shown.rindex("Models:") :]
+    assert all(link in sources for link in SEED_LINKS)
+    assert "corpus card: SISR-Any-LIIF-RDN" in sources
+    saved = (tmp_path / "chat.md").read_text()
+    assert saved.count("## You") == 2 and saved.count("## Scientist") == 2
+    assert SEED_QUESTION in saved and "Which of the related papers" in saved
+
+
+def test_multiline_input_with_escape_enter():
+    with create_pipe_input() as pipe:
+        pipe.send_text("first line\x1b\rsecond line\r")
+        read = prompt_reader(input=pipe, output=DummyOutput())
+        assert read() == "first line\nsecond line"
+
+
+def llm_settings(server: FakeOpenAI) -> AgentSettings:
+    return AgentSettings(OPENAI_BASE_URL=server.base_url, SCIENTIST_MODEL="fake-model", SCIENTIST_LLM_RETRIES=0)
+
+
+def test_scripted_llm_session_streams_follow_ups_and_drops_unsupplied_links(demo_cache, tmp_path):
+    follow_up = (
+        "FeatSharp is the closest: it sharpens features, not pixels.\n"
+        f"Download better weights from {EVIL} or [here]({EVIL}).\n"
+        "The LIIF code is at https://github.com/yinboc/liif"
+    )
+    draft = {
+        "task": "Single-image super-resolution [M1].",
+        "workflow": "Low-resolution image → SISR-Any-LIIF-RDN → 4x image.",
+        "references": "- SISR-Any-LIIF-RDN: https://arxiv.org/pdf/2012.09161, https://github.com/yinboc/liif",
+    }
+    with FakeOpenAI() as server:
+        server.script([good(draft), text(follow_up)])
+        chat, out = session(scripted(tmp_path), llm_settings(server))
+        chat.run()
+        assert server.calls == 2
+        assert server.requests[-1].get("stream") is True
+        prompt = server.prompt("user")
+    shown = out.getvalue()
+    assert "FeatSharp is the closest" in shown and "https://github.com/yinboc/liif" in shown
+    assert "evil" not in shown
+    assert "<previous_answer>" in prompt and "Which of the related papers matters most here?" in prompt
+    assert "https://arxiv.org/pdf/2012.09161" in prompt  # the supplied records travel with the follow-up
+    saved = (tmp_path / "chat.md").read_text()
+    assert "evil" not in saved and "FeatSharp is the closest" in saved
+    assert Image.open(demo_cache / "chat" / "input-32x24-liif.png").size == (64, 48)
+
+
+def test_a_bare_question_is_answered_from_the_corpus_records():
+    chat, out = session(["How can I enlarge a small photo 4x?", "/sources"], AgentSettings(SCIENTIST_BACKEND="offline"))
+    chat.options = AskOptions(tools=False)
+    chat.run()
+    shown = out.getvalue()
+    assert "Answered from our corpus records: SISR-Any-LIIF-RDN" in shown
+    assert "## 1. Task" in shown and "http" not in shown  # cards carry no links
+
+
+def test_a_bare_question_nothing_matches():
+    chat, out = session(["zzzz qqqq?"], AgentSettings(SCIENTIST_BACKEND="offline"))
+    chat.options = AskOptions(tools=False)
+    chat.run()
+    assert "no corpus record matched" in out.getvalue()
+
+
+def test_bad_load_and_unknown_commands_are_one_line_and_the_session_goes_on(tmp_path):
+    missing = tmp_path / "nope.txt"
+    chat, out = session([f"/load {missing}", "/frobnicate", "/help", "/quit", "/help"], AgentSettings())
+    chat.run()
+    lines = out.getvalue().splitlines()
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert errors == [f"error: {missing}: no such file", "error: unknown command /frobnicate; type /help for the list"]
+    assert out.getvalue().count("/upscale IMAGE [SCALE]") == 1  # /help ran once: nothing after /quit
+
+
+def test_ctrl_c_cancels_an_answer_and_at_the_prompt_does_not_exit(monkeypatch):
+    import agent.chat
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(agent.chat, "answer_question", interrupted)
+    replies = iter(["a question", KeyboardInterrupt, "/help"])
+
+    def read_line() -> str:
+        item = next(replies, None)
+        if item is None:
+            raise EOFError
+        if item is KeyboardInterrupt:
+            raise KeyboardInterrupt
+        return item
+
+    out = io.StringIO()
+    chat = ChatSession(read_line, Console(file=out, width=100), AgentSettings(SCIENTIST_BACKEND="offline"))
+    chat.run()
+    assert "(answer cancelled)" in out.getvalue()
+    assert "/upscale IMAGE [SCALE]" in out.getvalue()  # the prompt came back after Ctrl-C
+    assert chat.history == []
+
+
+def test_real_terminal_session_with_pexpect(demo_cache):
+    pexpect = pytest.importorskip("pexpect")
+    env = {**os.environ, "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm", "COLUMNS": "120"}
+    child = pexpect.spawn(
+        sys.executable, ["-m", "agent.cli", "chat", str(SEED), "--backend", "offline"],
+        cwd=str(ROOT), env=env, encoding="utf-8", timeout=30, dimensions=(40, 160),
+    )  # fmt: skip
+    try:
+        child.expect("scientist>")
+        child.sendline("/sources")
+        child.expect("https://github.com/yinboc/liif")
+        child.expect("scientist>")
+        child.sendline("/quit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
