@@ -8,11 +8,16 @@ one repair round is replaced by the offline composer's, and the report says so.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from agent.compose import compose
 from agent.corpus import classify_task, load_corpus
@@ -117,18 +122,41 @@ def answer_question(
     )
 
 
-def write_outputs(answer: Answer, folder: Path, name: str) -> Answer:
-    """DIR/NAME.md, DIR/NAME.json and the demo images (copied as DIR/NAME-*.png, paths rewritten)."""
+IMAGE_KEYS = ("input", "output", "compare", "reference")  # tool-result paths copied next to an answer
+
+
+def write_outputs(answer: Answer, folder: Path, name: str, extra: dict[str, Any] | None = None) -> Answer:
+    """The demo images as DIR/NAME-*.png (paths in the answer rewritten to them), then DIR/NAME.md,
+    then DIR/NAME.json, the completion marker (with ``extra`` fields); each written atomically."""
     folder.mkdir(parents=True, exist_ok=True)
-    text = answer.model_dump_json(indent=2)
+    text = answer.model_dump_json()
     for call in answer.tool_calls:
-        for key in ("input", "output", "compare", "reference"):
+        for key in IMAGE_KEYS:
             path = (call.result or {}).get(key)
             if path and Path(path).is_file():
                 copy = folder / f"{name}-{Path(path).name}"
-                shutil.copyfile(path, copy)
+                with atomic_file(copy) as tmp:
+                    shutil.copyfile(path, tmp)
                 text = text.replace(json.dumps(path)[1:-1], str(copy))
     answer = Answer.model_validate_json(text)
-    (folder / f"{name}.md").write_text(answer.answer_markdown or "")
-    (folder / f"{name}.json").write_text(answer.model_dump_json(indent=2))
+    if answer.answer_markdown is not None:
+        with atomic_file(folder / f"{name}.md") as tmp:
+            tmp.write_text(answer.answer_markdown)
+    record = {**answer.model_dump(mode="json"), **(extra or {})}
+    with atomic_file(folder / f"{name}.json") as tmp:
+        tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False))
     return answer
+
+
+@contextmanager
+def atomic_file(target: Path) -> Iterator[Path]:
+    """Yields a temp path in the target's folder; on success it replaces the target in one step,
+    so a killed process leaves the old file or the new one, never half of one."""
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -12,19 +12,16 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
-import os
 import re
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import closing, contextmanager
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from agent.answer import AskOptions, answer_question
+from agent.answer import AskOptions, answer_question, atomic_file, write_outputs
 from agent.errors import AgentError, QuestionError
 from agent.parse import FILE_SUFFIXES, parse_question_text
 from agent.schema import Answer
@@ -201,36 +198,7 @@ def answer_input(item: BatchInput, folder: Path, options: AskOptions, settings: 
 
 
 def write_record(answer: Answer, folder: Path, item: BatchInput, key: str) -> None:
-    """Demo images, then NAME.md, then NAME.json (the completion marker), each written atomically."""
-    text = answer.model_dump_json()
-    for call in answer.tool_calls:
-        for name in ("input", "output", "compare", "reference"):
-            path = (call.result or {}).get(name)
-            if path and Path(path).is_file():
-                copy = folder / f"{item.name}-{Path(path).name}"
-                with atomic_file(copy) as tmp:
-                    shutil.copyfile(path, tmp)
-                text = text.replace(json.dumps(path)[1:-1], str(copy))
-    answer = Answer.model_validate_json(text)
-    if answer.answer_markdown is not None:
-        with atomic_file(folder / f"{item.name}.md") as tmp:
-            tmp.write_text(answer.answer_markdown)
-    record = {**answer.model_dump(mode="json"), "input_sha256": item.sha256, "settings_key": key}
-    with atomic_file(folder / f"{item.name}.json") as tmp:
-        tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False))
-
-
-@contextmanager
-def atomic_file(target: Path) -> Iterator[Path]:
-    """Yields a temp path in the target's folder; on success it replaces the target in one step."""
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_outputs(answer, folder, item.name, {"input_sha256": item.sha256, "settings_key": key})
 
 
 # -- the batch ----------------------------------------------------------------------------------

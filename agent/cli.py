@@ -174,6 +174,14 @@ def upscale(
         click.echo(f"comparison: {report.compare}")
 
 
+backend_option = click.option(
+    "--backend",
+    type=click.Choice(["auto", "offline", "openai"]),
+    help="auto: the LLM when OPENAI_API_KEY or OPENAI_BASE_URL is set, else offline.",
+)
+no_tools_option = click.option("--no-tools", is_flag=True, help="Answer without running any tool.")
+
+
 @cli.command()
 @click.argument("source")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer record (JSON) instead of Markdown.")
@@ -182,11 +190,7 @@ def upscale(
     type=click.Path(path_type=Path, file_okay=False),
     help="Also write DIR/NAME.md, DIR/NAME.json and the demo images.",
 )
-@click.option(
-    "--backend",
-    type=click.Choice(["auto", "offline", "openai"]),
-    help="auto: the LLM when OPENAI_API_KEY or OPENAI_BASE_URL is set, else offline.",
-)
+@backend_option
 @click.option(
     "--image",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -197,7 +201,7 @@ def upscale(
     type=click.Path(path_type=Path, dir_okay=False),
     help="LIIF checkpoint for the demo, e.g. the authors' rdn-liif.pth.",
 )
-@click.option("--no-tools", is_flag=True, help="Answer without running any tool.")
+@no_tools_option
 def ask(
     source: str, as_json: bool, out: Path | None, backend: str | None, image: Path | None, weights: Path | None,
     no_tools: bool,
@@ -239,12 +243,8 @@ def ask(
     help="Folder for NAME.json, NAME.md, demo images and index.jsonl.",
 )
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Answers in parallel.")
-@click.option(
-    "--backend",
-    type=click.Choice(["auto", "offline", "openai"]),
-    help="auto: the LLM when OPENAI_API_KEY or OPENAI_BASE_URL is set, else offline.",
-)
-@click.option("--no-tools", is_flag=True, help="Answer without running any tool.")
+@backend_option
+@no_tools_option
 @click.option("--force", is_flag=True, help="Answer every input again, even unchanged ones.")
 def batch(paths: tuple[str, ...], out: Path, jobs: int, backend: str | None, no_tools: bool, force: bool) -> None:
     """Answer many question files: files, folders (recursively) and globs.
@@ -381,17 +381,13 @@ def mcp_command(http: bool, port: int, root: Path | None) -> None:
 
 @cli.command()
 @click.argument("source", required=False)
-@click.option(
-    "--backend",
-    type=click.Choice(["auto", "offline", "openai"]),
-    help="auto: the LLM when OPENAI_API_KEY or OPENAI_BASE_URL is set, else offline.",
-)
+@backend_option
 @click.option(
     "--weights",
     type=click.Path(path_type=Path, dir_okay=False),
     help="LIIF checkpoint for the demo and /upscale, e.g. the authors' rdn-liif.pth.",
 )
-@click.option("--no-tools", is_flag=True, help="Answer without running any tool.")
+@no_tools_option
 def chat(source: str | None, backend: str | None, weights: Path | None, no_tools: bool) -> None:
     """Talk with the AI scientist in the terminal: a question, then follow-ups.
 

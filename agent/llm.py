@@ -232,6 +232,7 @@ class OpenAIBackend:
     def __init__(self, settings: AgentSettings) -> None:
         self.settings = settings
         self._chat: ChatOpenAI | None = None
+        self._structured_chat: Any = None  # the json_schema runnable, built once
         self._structured = True  # False once the server has rejected response_format json_schema
 
     @property
@@ -271,9 +272,12 @@ class OpenAIBackend:
         chat = self._model()
         try:
             if self._structured:
-                structured = chat.with_structured_output(_draft_format(), method="json_schema", include_raw=True)
+                if self._structured_chat is None:
+                    self._structured_chat = chat.with_structured_output(
+                        _draft_format(), method="json_schema", include_raw=True
+                    )
                 try:
-                    result = structured.invoke(messages)
+                    result = self._structured_chat.invoke(messages)
                 except (openai.BadRequestError, openai.UnprocessableEntityError):
                     self._structured = False  # the server does not take json_schema: ask in plain text
                 else:

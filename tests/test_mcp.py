@@ -21,15 +21,9 @@ from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult, ImageContent, TextContent
 from PIL import Image
 
+from tests.seed import SEED, SEED_LINKS
+
 REPO = Path(__file__).resolve().parent.parent
-SEED = REPO / "examples" / "questions" / "4x-upscale.txt"
-SEED_LINKS = [
-    "https://arxiv.org/pdf/2012.09161",
-    "https://github.com/yinboc/liif",
-    "http://arxiv.org/pdf/2502.16025v1.pdf",
-    "http://arxiv.org/pdf/2304.05538v4.pdf",
-    "http://arxiv.org/pdf/2406.17117v2.pdf",
-]
 
 
 def server_env(root: Path) -> dict[str, str]:
