@@ -300,9 +300,10 @@ def print_batch_summary(report: Any, out: Path) -> None:
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     table = Table(title=f"batch: {len(report.outcomes)} inputs -> {out}", title_justify="left")
-    for column in ("answered", "failed", "skipped", "time"):
+    for column in ("answered", "failed", "skipped", "start-up", "time"):
         table.add_column(column, justify="right")
-    table.add_row(*(str(report.count(s)) for s in ("answered", "failed", "skipped")), f"{report.seconds:.1f} s")
+    counts = (str(report.count(s)) for s in ("answered", "failed", "skipped"))
+    table.add_row(*counts, f"{report.startup_s:.1f} s", f"{report.seconds:.1f} s")
     console.print(table)
     for outcome in report.outcomes:
         if outcome.status == "failed":

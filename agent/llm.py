@@ -232,12 +232,15 @@ class OpenAIBackend:
     def __init__(self, settings: AgentSettings) -> None:
         self.settings = settings
         self._chat: ChatOpenAI | None = None
-        self._structured_chat: Any = None  # the json_schema runnable, built once
         self._structured = True  # False once the server has rejected response_format json_schema
 
     @property
     def name(self) -> str:
         return f"openai:{self.settings.model}"
+
+    def warm(self) -> None:
+        """Import the client library and build the client now (a batch does this before its workers start)."""
+        self._model()
 
     def draft(self, evidence: Evidence, tool_calls: list[ToolCall]) -> Draft:
         return self._ask(self._messages(evidence, tool_calls))
@@ -272,16 +275,16 @@ class OpenAIBackend:
         chat = self._model()
         try:
             if self._structured:
-                if self._structured_chat is None:
-                    self._structured_chat = chat.with_structured_output(
-                        _draft_format(), method="json_schema", include_raw=True
-                    )
+                # One model call with the json_schema response format; the reply is read below
+                # (as JSON, or as Markdown from a server that ignores the format).
                 try:
-                    result = self._structured_chat.invoke(messages)
+                    reply = chat.invoke(
+                        messages, response_format={"type": "json_schema", "json_schema": _draft_format()}
+                    )
                 except (openai.BadRequestError, openai.UnprocessableEntityError):
                     self._structured = False  # the server does not take json_schema: ask in plain text
                 else:
-                    return self._read(result["raw"], result["parsed"])
+                    return self._read(reply, None)
             return self._read(chat.invoke(messages), None)
         except openai.OpenAIError as error:
             raise LLMError(self._reason(error)) from error
