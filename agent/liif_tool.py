@@ -47,9 +47,9 @@ def preferred_precision() -> str:
 def reference_image(image: str, settings: LiifSettings) -> tuple[Path, str]:
     """The ground-truth picture to test on, and a label for it."""
     if image == DEMO_IMAGE:
-        from tools.liif.demo import demo_pair
+        from tools.liif.demo import demo_reference
 
-        return demo_pair(settings.cache_dir / "demo")[1], "scikit-image's astronaut photo (512x512)"
+        return demo_reference(settings.cache_dir / "demo"), "scikit-image's astronaut photo (512x512)"
     return Path(image), f"your picture {image}"
 
 

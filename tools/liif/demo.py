@@ -1,29 +1,21 @@
-"""The demo pair: scikit-image's astronaut (512x512) as ground truth and its
-Pillow-bicubic 128x128 reduction as the small picture to enlarge 4x.
-
-    python -m tools.liif.demo DIR     # writes DIR/astronaut-512.png and DIR/astronaut-128.png
-"""
+"""The demo photo: scikit-image's astronaut (512x512), the ground truth the measured
+4x demo reduces and enlarges back."""
 
 from __future__ import annotations
 
 import importlib.util
-import sys
 from pathlib import Path
 
 from PIL import Image
 
-DEMO_SIZE = 128
 
-
-def demo_pair(folder: Path, low_size: int = DEMO_SIZE) -> tuple[Path, Path]:
-    """Write (low-resolution, reference) PNGs into folder, once; returns their paths."""
-    low, reference = folder / f"astronaut-{low_size}.png", folder / "astronaut-512.png"
-    if not (low.is_file() and reference.is_file()):
+def demo_reference(folder: Path) -> Path:
+    """The astronaut as a PNG in folder, written once."""
+    path = folder / "astronaut-512.png"
+    if not path.is_file():
         folder.mkdir(parents=True, exist_ok=True)
-        photo = astronaut()
-        photo.save(reference)
-        photo.resize((low_size, low_size), Image.BICUBIC).save(low)
-    return low, reference
+        astronaut().save(path)
+    return path
 
 
 def astronaut() -> Image.Image:
@@ -35,8 +27,3 @@ def astronaut() -> Image.Image:
     from skimage import data
 
     return Image.fromarray(data.astronaut())
-
-
-if __name__ == "__main__":
-    for path in demo_pair(Path(sys.argv[1] if len(sys.argv) > 1 else "out/demo")):
-        print(path)
