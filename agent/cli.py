@@ -231,6 +231,8 @@ def ask(
     if out is not None:
         name = Path(source).stem if question.source not in ("-", "inline") else "answer"
         answer = write_outputs(answer, out, name)
+    if answer.backend and answer.backend.startswith("offline (fallback") and answer.grounding:
+        click.echo(f"note: {answer.grounding.issues[0]}", err=True)
     click.echo(answer.model_dump_json(indent=2) if as_json else answer.answer_markdown)
 
 

@@ -293,3 +293,12 @@ def test_embeddings_rank_by_meaning_when_enabled():
     assert [p.score for p in rank(query, passages)] == [0.0, 0.0]
     ranked = rank(query, passages, embeddings=True)
     assert ranked[0].id == "B" and ranked[0].score > ranked[1].score
+
+
+def test_cli_ask_says_on_stderr_when_the_llm_failed(monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # nothing listens there
+    monkeypatch.setenv("SCIENTIST_LLM_RETRIES", "0")
+    result = run("ask", EXAMPLES / "voice-to-text.txt")
+    assert_ok(result)
+    assert result.stderr.startswith("note: fell back to the offline composer (the LLM failed: openai: cannot connect")
+    assert "## 1. Task" in result.stdout
