@@ -13,8 +13,12 @@ FIXTURES = Path(__file__).parent / "fixtures" / "liif"
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests see no SCIENTIST_* settings from the shell that runs them (the cache dir aside)."""
-    for name in ("SCIENTIST_DEBUG", "SCIENTIST_LIIF_WEIGHTS", "SCIENTIST_MAX_PIXELS"):
+    """Tests see no SCIENTIST_* or OPENAI_* settings from the shell that runs them (the cache dir aside)."""
+    for name in (
+        "SCIENTIST_DEBUG", "SCIENTIST_LIIF_WEIGHTS", "SCIENTIST_MAX_PIXELS", "SCIENTIST_BACKEND", "SCIENTIST_MODEL",
+        "SCIENTIST_EMBEDDINGS", "SCIENTIST_MCP_ROOT", "SCIENTIST_LLM_TIMEOUT", "SCIENTIST_LLM_RETRIES",
+        "OPENAI_API_KEY", "OPENAI_BASE_URL",
+    ):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
 
 
