@@ -68,7 +68,6 @@ class ChatSession:
     answer: Answer | None = None
     history: list[Turn] = field(default_factory=list)
     corpus_used: list[str] = field(default_factory=list)
-    _liif: Any = None
 
     def __post_init__(self) -> None:
         if self.options.backend:
@@ -308,11 +307,9 @@ class ChatSession:
         self.say(f"weights: {report.weights}")
 
     def _liif_model(self) -> Any:
-        if self._liif is None:
-            from tools.liif import load_model
+        from tools.liif.api import shared_model
 
-            self._liif = load_model(self.options.weights)
-        return self._liif
+        return shared_model(self.options.weights)
 
     def sources(self) -> None:
         question = self.question

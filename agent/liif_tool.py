@@ -93,12 +93,12 @@ def run_demo(image: str, weights: str | None) -> dict:
     if cached.is_file():
         return {**json.loads(cached.read_text()), "cached": True}
 
-    from tools.liif import load_model  # torch: only when LIIF really runs
+    from tools.liif.api import shared_model  # torch: only when LIIF really runs
     from tools.liif.pipeline import upscale_file
 
     small, truth = prepare(reference, folder, settings.max_pixels)
     report = upscale_file(
-        small, folder / "liif-x4.png", lambda: load_model(checkpoint), scale=SCALE, reference=truth,
+        small, folder / "liif-x4.png", lambda: shared_model(checkpoint), scale=SCALE, reference=truth,
         compare=folder / "compare.png", precision=precision, max_pixels=settings.max_pixels,
     )  # fmt: skip
     result = {

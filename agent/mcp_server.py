@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import tempfile
-import threading
 import uuid
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -60,20 +59,11 @@ def confine(path: str, root: Path) -> Path:
     return resolved
 
 
-class LazyModel:
-    """The LIIF model, loaded on first use and then shared by every call of this process."""
+def liif_model() -> Any:
+    """The process's one LIIF model (SCIENTIST_LIIF_WEIGHTS, else the default), loaded on first use."""
+    from tools.liif.api import shared_model  # imports torch: not at server start
 
-    def __init__(self) -> None:
-        self._model: Any = None
-        self._lock = threading.Lock()
-
-    def __call__(self) -> Any:
-        with self._lock:
-            if self._model is None:
-                from tools.liif import load_model
-
-                self._model = load_model()  # SCIENTIST_LIIF_WEIGHTS, else the default checkpoint
-            return self._model
+    return shared_model()
 
 
 class ScientistTools:
@@ -82,7 +72,6 @@ class ScientistTools:
     def __init__(self, root: Path, outputs: Path) -> None:
         self.root = root
         self.outputs = outputs
-        self.model = LazyModel()
 
     def answer_question(
         self,
@@ -149,7 +138,7 @@ class ScientistTools:
             report = upscale_file(
                 source,
                 job / "upscaled.png",
-                self.model,
+                liif_model,
                 scale=scale,
                 size=size,
                 reference=reference,

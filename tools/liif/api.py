@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +99,20 @@ def load_model(weights: str | Path | None = None, device: str = "cpu") -> LiifMo
     path = resolve_weights(weights, LiifSettings())
     network = load_checkpoint(path).to(device)
     return LiifModel(network, path, sha256_file(path), torch.device(device))
+
+
+_SHARED_LOCK = threading.Lock()
+_SHARED: dict[tuple[str | None, str], LiifModel] = {}
+
+
+def shared_model(weights: str | Path | None = None, device: str = "cpu") -> LiifModel:
+    """One loaded model per checkpoint and device for the whole process (chat, the MCP server and the
+    agent's demo runs all share it), loaded on first use."""
+    key = (str(weights) if weights is not None else None, device)
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = load_model(weights, device)
+        return _SHARED[key]
 
 
 def output_size(
