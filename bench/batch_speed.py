@@ -2,8 +2,8 @@
 
 1. speed: 40 question files through an OpenAI-compatible fake server that takes 0.3 s a reply,
    ``--jobs 1`` then ``--jobs 8`` (target: at least 5x faster);
-2. resume: 150 files offline (the example questions, varied, plus 10 bad files), then the same
-   command again, which skips every unchanged input.
+2. resume: 150 files offline (the example questions, varied, and one question per task of the
+   corpus taxonomy, plus 10 bad files), then the same command again, which skips every unchanged input.
 
     python bench/batch_speed.py [--only speed|resume]
 
@@ -56,12 +56,33 @@ def varied(example: Path, i: int) -> tuple[str, str]:
     return f"{example.stem}-{i:03d}{example.suffix}", dumped
 
 
+def task_question(task: dict, i: int) -> tuple[str, str]:
+    """(file name, content): a seed-format question about one task of corpus/tasks.yaml, with a
+    made-up model and paper record (their links are supplied records like any other)."""
+    slug = task["id"]
+    text = (
+        f"You are an AI scientist.\n\nA user has asked the following question:\n"
+        f'"(variant {i}) I keep hearing that AI is good at {task["doing"]}. How does that work?"\n\n'
+        f"### Recommended AI Models:\nModel: {slug}-net-{i}\nPaper: https://arxiv.org/abs/2401.{i:05d}\n"
+        f"GitHub: https://github.com/example-lab/{slug}-net\n"
+        f"Summary: A model for {task['name'].lower()}: it takes {task['input']} and returns {task['output']}.\n\n"
+        f"### Related Papers:\nModel: A survey of {task['name'].lower()}\nPaper: http://arxiv.org/pdf/2402.{i:05d}v1.pdf\n"
+        f"Summary: We review methods for {task['name'].lower()}.\n"
+    )
+    return f"{slug}-{i:03d}.txt", text
+
+
 def write_questions(folder: Path, count: int, bad: bool = False) -> None:
+    """``count`` files: the example questions, varied, alternating with one question per corpus task."""
     folder.mkdir(parents=True)
     examples = sorted(p for p in EXAMPLES.iterdir() if p.suffix in (".txt", ".json", ".yaml"))
+    tasks = yaml.safe_load((ROOT / "corpus" / "tasks.yaml").read_text())
     good_count = count - (len(BAD_FILES) if bad else 0)
     for i in range(good_count):
-        name, text = varied(examples[i % len(examples)], i)
+        if i % 2:
+            name, text = task_question(tasks[(i // 2) % len(tasks)], i)
+        else:
+            name, text = varied(examples[(i // 2) % len(examples)], i)
         (folder / name).write_text(text)
     if bad:
         for name, content in BAD_FILES.items():
@@ -108,10 +129,13 @@ def bench_resume(tmp: Path) -> None:
     records = [json.loads(p.read_text()) for p in (tmp / "out-resume").glob("*.json")]
     grounded = sum(1 for r in records if r.get("grounding") and r["grounding"]["ok"])
     errors = sorted({r["error"].split(": ", 1)[1] for r in records if r.get("error")})
+    tasks = {
+        t for r in records if r.get("sections") for t in re.findall(r"this is \*\*(.+?)\*\*", r["sections"]["task"])
+    }
     again, _, rc2 = timed_batch(tmp / "resume", tmp / "out-resume", env)
     print(f"resume: 150 files offline ({len(BAD_FILES)} bad), each run in a fresh process")
     print(f"  first run: {first:6.2f} s  exit {rc1}  ({first_counts}; {grounded} records grounded)")
-    print(f"  reasons given for the bad files: {'; '.join(errors)}")
+    print(f"  {len(tasks)} different tasks answered; reasons given for the bad files: {'; '.join(errors)}")
     print(f"  rerun:     {again:6.2f} s  exit {rc2}  ({counts(tmp / 'out-resume')})")
     print(f"  ratio:     {first / again:.1f}x")
 
