@@ -44,6 +44,7 @@ def model_context(evidence: Evidence, index: int, record: Record, ids: dict[str,
         "input": card.input if card else (task.input if task else "the data the model was built for"),
         "output": card.output if card else (task.output if task else "the model's prediction"),
         "steps": [f"{step} [{ids[step]}]" if step in ids else step for step in card.method] if card else [],
+        "general_steps": task.steps if (task and not card) else [],
         "links": labelled_links(record),
     }
 
@@ -62,12 +63,13 @@ def relevance(evidence: Evidence, record: Record, index: int) -> str:
         return f"Related: like the question, it is about {topic} [P{index}]"
     about = set(tokens(evidence.question.question)) | (set(tokens(" ".join(task.keywords))) if task else set())
     shared = sorted(about & set(tokens(text)))
+    subject = own_task.name.lower() if own_task else None
     if len(shared) >= 3:
-        return f"Related: its record shares the terms {', '.join(shared[:5])} with the question [P{index}]"
-    if own_task:
-        return (
-            f"Tangential: judged from its title and summary it is about {own_task.name.lower()}, not {topic} [P{index}]"
-        )
+        though = f", though its main subject is {subject}" if subject else ""
+        terms = ", ".join(shared[:5])
+        return f"Possibly related: its record shares the terms {terms} with the question{though} [P{index}]"
+    if subject:
+        return f"Tangential: judged from its title and summary it is about {subject}, not {topic} [P{index}]"
     return f"Tangential: judged from its title and summary, it does not address {topic} directly [P{index}]"
 
 

@@ -94,7 +94,8 @@ def _tool_call(call: ToolCall) -> dict[str, Any]:
 
 
 def _task(task: Task) -> dict[str, Any]:
-    fields = (("Area", task.area), ("Doing", task.doing), ("Input", task.input), ("Output", task.output))
+    fields = [("Area", task.area), ("Doing", task.doing), ("Input", task.input), ("Output", task.output)]
+    fields += [(f"How such models generally work, step {i}", step) for i, step in enumerate(task.steps, 1)]
     return {"name": as_data(task.name, 300), "fields": [(label, as_data(text)) for label, text in fields]}
 
 

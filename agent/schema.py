@@ -84,6 +84,7 @@ class Task(BaseModel):
     doing: str  # what the user is doing, in everyday words
     input: str
     output: str
+    steps: list[str] = Field(default_factory=list)  # how models for this task generally work, in our words
     keywords: list[str] = Field(default_factory=list)
 
 

@@ -302,3 +302,19 @@ def test_cli_ask_says_on_stderr_when_the_llm_failed(monkeypatch):
     assert_ok(result)
     assert result.stderr.startswith("note: fell back to the offline composer (the LLM failed: openai: cannot connect")
     assert "## 1. Task" in result.stdout
+
+
+def test_a_model_without_a_card_gets_the_tasks_general_workflow():
+    answer = answer_question(load_question(str(EXAMPLES / "voice-to-text.txt")), settings=OFFLINE)
+    workflow = answer.sections["workflow"]
+    assert "generally work like this" in workflow and "not specific to" in workflow
+    from agent.corpus import load_corpus
+
+    steps = next(t for t in load_corpus().tasks if t.id == "speech-recognition").steps
+    assert len(steps) == 3 and all(step in workflow for step in steps)
+
+
+def test_a_paper_about_another_task_is_not_called_related():
+    answer = answer_question(load_question(str(EXAMPLES / "picture-from-words.txt")), settings=OFFLINE)
+    (line,) = [line for line in answer.sections["references"].splitlines() if "Super-Resolution" in line]
+    assert "Related:" not in line and "super-resolution" in line
