@@ -100,9 +100,7 @@ def answer_question(
     question: Question, options: AskOptions | None = None, settings: AgentSettings | None = None
 ) -> Answer:
     options = options or AskOptions()
-    settings = settings or AgentSettings()
-    if options.backend:
-        settings = settings.model_copy(update={"backend": options.backend})
+    settings = (settings or AgentSettings()).with_backend(options.backend)
     started = time.perf_counter()
     evidence = build_evidence(question, settings)
     plan = make_plan(evidence, options.image, options.weights, options.tools)

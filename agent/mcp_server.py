@@ -195,12 +195,8 @@ class ScientistTools:
         if width is not None and height is not None:
             if scale is not None:
                 raise ToolError("give either scale or width and height, not both")
-            if width < 1 or height < 1:
-                raise ToolError(f"output size {width}x{height} must be positive")
             return width, height
-        if scale is not None and not scale > 0:
-            raise ToolError(f"scale must be positive, got {scale:g}")
-        return None
+        return None  # the values themselves are checked by tools.liif (output_size), like the CLI's
 
     @staticmethod
     def _decoded(data: str, job: Path) -> Path:

@@ -21,6 +21,10 @@ class AgentSettings(BaseSettings):
     llm_max_retries: int = Field(default=2, alias="SCIENTIST_LLM_RETRIES")
     embeddings: bool = Field(default=False, alias="SCIENTIST_EMBEDDINGS")  # MiniLM reranking; ~6 s to import
 
+    def with_backend(self, backend: str | None) -> AgentSettings:
+        """These settings with ``backend`` (a command-line override) when one is given."""
+        return self.model_copy(update={"backend": backend}) if backend else self
+
     def resolved_backend(self) -> Literal["offline", "openai"]:
         """``auto`` means the LLM when a key or base URL is set, else offline."""
         if self.backend != "auto":

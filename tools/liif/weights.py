@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from functools import cache
 from pathlib import Path
 
 from tools.liif.errors import WeightsFetchError
@@ -24,6 +25,13 @@ DEFAULT_SHA256 = "1cf77e16f33ee17bd04049f497eaea1e06f25585dbb1919e4c7cd1d9d4d23d
 
 
 def sha256_file(path: Path) -> str:
+    """The file's sha256, remembered per (path, size, mtime) so repeated checks of a checkpoint are free."""
+    stat = Path(path).stat()
+    return _sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@cache
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
