@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from agent.errors import validation_problems
 from agent.schema import ModelCard, PaperCard, Record, Task
 
 CORPUS_DIR = Path(__file__).resolve().parent.parent / "corpus"
@@ -50,14 +51,14 @@ class Corpus:
 
 def _match(record: Record, cards: Sequence[Card]) -> Card | None:
     """A card whose name or alias is the record's name, else one that shares a paper URL with it."""
-    name = _name_key(record.name)
-    by_name = (card for card in cards if name in {_name_key(n) for n in [card.name, *card.aliases]})
+    name = name_key(record.name)
+    by_name = (card for card in cards if name in {name_key(n) for n in [card.name, *card.aliases]})
     urls = {normalise_url(url) for url in record.links()}
     by_url = (card for card in cards if urls & {normalise_url(url) for url in card.paper_urls})
     return next(by_name, None) or next(by_url, None)
 
 
-def _name_key(name: str) -> str:
+def name_key(name: str) -> str:
     """A name with case, spaces and punctuation ignored: 'SISR-Any-LIIF-RDN' == 'sisr any liif rdn'."""
     return re.sub(r"[\W_]+", "", name.casefold())
 
@@ -106,8 +107,7 @@ def _validate(kind: type[CardT], data: Any, path: Path) -> CardT:
     try:
         return kind.model_validate(data)
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in error.errors())
-        raise ValueError(f"{path}: not a valid {kind.__name__}: {problems}") from error
+        raise ValueError(f"{path}: not a valid {kind.__name__}: {validation_problems(error)}") from error
 
 
 def classify_task(corpus: Corpus, text: str, cards: Sequence[Card | None] = ()) -> Task | None:
@@ -120,13 +120,20 @@ def classify_task(corpus: Corpus, text: str, cards: Sequence[Card | None] = ()) 
     for card in cards:
         if isinstance(card, ModelCard) and (task := corpus.task(card.task)):
             return task
-    best, best_score = None, 0
-    for task in corpus.tasks:
+    scores = keyword_scores(corpus.tasks, text)
+    best = max(scores, key=scores.__getitem__, default=None)  # the first listed among equals
+    return corpus.task(best) if best else None
+
+
+def keyword_scores(tasks: Sequence[Task], text: str) -> dict[str, int]:
+    """Each task whose keywords occur in ``text``, scored by the words of its distinct matched keywords."""
+    scores = {}
+    for task in tasks:
         keywords = {" ".join(_words(keyword)).casefold() for keyword in task.keywords}  # "speech-to-text" once
         score = sum(len(_words(keyword)) for keyword in keywords if _keyword_pattern(keyword).search(text))
-        if score > best_score:
-            best, best_score = task, score
-    return best
+        if score:
+            scores[task.id] = score
+    return scores
 
 
 def _words(phrase: str) -> list[str]:

@@ -5,7 +5,7 @@ Question -> Evidence -> Plan -> tool runs -> Draft -> (guard) -> Answer
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -26,11 +26,36 @@ class Record(BaseModel):
         return [url for url in (self.paper, self.github, self.huggingface) if url]
 
 
+class Hit(BaseModel):
+    """A catalog record retrieval found, with its scores (each 0..1; ``score`` is the blend that ranks)."""
+
+    name: str
+    kind: Literal["model", "paper"]
+    score: float
+    bm25: float  # keyword match, relative to the best record's
+    semantic: float  # MiniLM cosine similarity to the question
+    task: str | None = None  # the taxonomy task the record serves
+
+
+class Retrieval(BaseModel):
+    """How a question's records were found when it arrived without any."""
+
+    query: str
+    corpus: str
+    tasks: list[str] = Field(default_factory=list)  # taxonomy tasks the question was read as (query expansion)
+    confidence: float  # 0..1; see agent.retrieval.CONFIDENT
+    confident: bool
+    reranked: bool = False  # reordered by the LLM
+    note: str | None = None  # e.g. why reranking did not happen
+    results: list[Hit] = Field(default_factory=list)
+
+
 class Question(BaseModel):
     source: str = "-"  # the file path, '-' for stdin, or 'inline'
     question: str
     models: list[Record] = Field(default_factory=list)  # recommended models
     papers: list[Record] = Field(default_factory=list)  # related papers
+    retrieval: Retrieval | None = None  # set when the records were retrieved rather than supplied
 
     def supplied_links(self) -> list[str]:
         """Every link the records supply, verbatim, first occurrence first: the only links an answer may use."""
@@ -137,5 +162,6 @@ class Answer(BaseModel):
     tool_calls: list[ToolCall] = Field(default_factory=list)
     grounding: Grounding | None = None
     backend: str | None = None
+    retrieval: Retrieval | None = None  # when the records were retrieved from a corpus
     elapsed_s: float = 0.0
     error: str | None = None
