@@ -25,6 +25,7 @@ from agent.evidence import gather_evidence
 from agent.guard import guard, links_in
 from agent.liif_tool import run_liif
 from agent.plan import make_plan
+from agent.prompts import render
 from agent.render import render_markdown
 from agent.schema import Answer, Draft, Evidence, Grounding, ModelCard, PaperCard, Question, ToolCall
 from agent.settings import AgentSettings
@@ -36,6 +37,23 @@ class AskOptions:
     weights: str | None = None  # a LIIF checkpoint, e.g. rdn-liif.pth
     tools: bool = True
     backend: str | None = None  # overrides settings: auto | offline | openai
+
+
+def find_records(question: Question, settings: AgentSettings) -> Question:
+    """A question that came without records gets them from the corpus (reranked by the LLM in openai mode)."""
+    if question.models or question.papers:
+        return question
+    from agent.retrieval import with_retrieved_records
+
+    return with_retrieved_records(question, settings)
+
+
+def retrieval_note(question: Question) -> str:
+    """Part 1's opening line when the records were retrieved: what was found, and how surely."""
+    from agent.retrieval import CONFIDENT
+
+    note = render("retrieval_note.j2", retrieval=question.retrieval, models=question.models, threshold=CONFIDENT)
+    return note.strip()
 
 
 def build_evidence(question: Question, settings: AgentSettings) -> Evidence:
@@ -102,10 +120,13 @@ def answer_question(
     options = options or AskOptions()
     settings = (settings or AgentSettings()).with_backend(options.backend)
     started = time.perf_counter()
+    question = find_records(question, settings)
     evidence = build_evidence(question, settings)
     plan = make_plan(evidence, options.image, options.weights, options.tools)
     tool_calls = [run_liif(request.arguments) for request in plan.tools]
     draft, grounding, backend = write_draft(evidence, tool_calls, settings, settings.resolved_backend())
+    if question.retrieval is not None:  # said by code, whichever backend drafted
+        draft = draft.model_copy(update={"task": f"{retrieval_note(question)}\n\n{draft.task}"})
     markdown = render_markdown(question.question, draft)
     return Answer(
         source=question.source,
@@ -116,6 +137,7 @@ def answer_question(
         tool_calls=tool_calls,
         grounding=grounding,
         backend=backend,
+        retrieval=question.retrieval,
         elapsed_s=round(time.perf_counter() - started, 3),
     )
 

@@ -83,8 +83,9 @@ class CatalogRecord(BaseModel):
         return hashlib.sha256(self.search_text().encode()).hexdigest()[:16]
 
     def merge(self, other: CatalogRecord) -> bool:
-        """Fill this record's gaps from ``other`` (which names the same work); True when anything changed."""
-        before = self.model_dump()
+        """Fill this record's gaps from ``other`` (which names the same work); True when it gained anything
+        besides another source."""
+        before = self.model_dump(exclude={"sources"})
         if other.kind == "model":
             self.kind = "model"  # a model and its paper are one record, listed as the model
         for name in TEXT_FIELDS:
@@ -93,7 +94,7 @@ class CatalogRecord(BaseModel):
         self.match_urls += [url for url in other.match_urls if url not in self.match_urls]
         self.extra = {**other.extra, **self.extra}
         self.sources += [source for source in other.sources if source not in self.sources]
-        return self.model_dump() != before
+        return self.model_dump(exclude={"sources"}) != before
 
 
 @dataclass

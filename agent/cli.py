@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -365,6 +366,219 @@ def weights_info(checkpoint: Path | None, as_json: bool) -> None:
     else:
         for key, value in info.items():
             click.echo(f"{key}: {value:,}" if isinstance(value, int) else f"{key}: {value}")
+
+
+corpus_option = click.option(
+    "--corpus",
+    "root",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Corpus folder [default: $SCIENTIST_CORPUS, else the shipped corpus/].",
+)
+
+
+def corpus_root(root: Path | None) -> Path:
+    from agent.settings import AgentSettings
+
+    return root if root is not None else AgentSettings().corpus
+
+
+@contextmanager
+def count_progress(label: str, enabled: bool):
+    """Yields ``advance(n, total)`` driving a rich progress bar on stderr, shown for 32 items or more."""
+    if not (enabled and sys.stderr.isatty()):
+        yield lambda _n, _total: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    progress = Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=Console(stderr=True), transient=True,
+    )  # fmt: skip
+    task = progress.add_task(label, total=None, visible=False)
+
+    def advance(n: int, total: int) -> None:
+        progress.update(task, total=total, visible=total >= 32)
+        progress.advance(task, n)
+
+    with progress:
+        yield advance
+
+
+@cli.group()
+def corpus() -> None:
+    """The catalog bare questions are answered from: add, list, stats, remove.
+
+    A corpus folder holds catalog.jsonl (the records, one per line) and index/ (their MiniLM vectors
+    and BM25 statistics, rebuilt when missing). The shipped one is corpus/.
+    """
+
+
+@corpus.command("add")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@corpus_option
+def corpus_add(files: tuple[Path, ...], root: Path | None) -> None:
+    """Add records from catalog JSON/YAML lists, our YAML cards and question files.
+
+    A record naming the same work as one already there (same name, or the same paper) fills its gaps
+    instead of adding a twin. Only new or changed records are embedded. Exits 1 when a file or a record
+    could not be read (everything else is still added).
+
+    \b
+    scientist corpus add examples/catalog/catalog.json
+    scientist corpus add my-models.json examples/questions/*.txt --corpus my-corpus/
+    """
+    from agent.catalog import Catalog, CatalogError, read_records
+    from agent.retrieval import sync_index
+
+    root = corpus_root(root)
+    catalog = Catalog.load(root)
+    failed = False
+    for path in files:
+        try:
+            records, problems = read_records(path)
+        except CatalogError as error:
+            click.echo(f"error: {error}", err=True)
+            failed = True
+            continue
+        for problem in problems:
+            click.echo(f"error: {problem}", err=True)
+        failed = failed or bool(problems)
+        report = catalog.add(records)
+        counts = [(len(report.added), "added"), (len(report.merged), "merged into existing records"),
+                  (len(report.unchanged), "already there")]  # fmt: skip
+        click.echo(f"{path}: " + ", ".join(f"{n} {what}" for n, what in counts if n))
+    catalog.save()
+    started = time.perf_counter()
+    with count_progress("Embedding", True) as advance:
+        _index, embedded = sync_index(catalog, progress=advance)
+    models = sum(record.kind == "model" for record in catalog.records)
+    click.echo(
+        f"{root}: {len(catalog.records)} records ({models} models, {len(catalog.records) - models} papers); "
+        f"index updated, {embedded} embedded in {time.perf_counter() - started:.1f} s"
+    )
+    if failed:
+        sys.exit(1)
+
+
+@corpus.command("list")
+@corpus_option
+@click.option("--json", "as_json", is_flag=True, help="Print the records as JSON lines.")
+def corpus_list(root: Path | None, as_json: bool) -> None:
+    """List the records: name, kind, category and links."""
+    from agent.catalog import Catalog
+
+    catalog = Catalog.load(corpus_root(root))
+    for record in catalog.records:
+        if as_json:
+            click.echo(record.model_dump_json(exclude_defaults=True))
+            continue
+        category = record.detailed_category or record.category or "-"
+        click.echo(f"{record.name}  [{record.kind}; {category}]  " + " ".join(record.record().links()))
+
+
+@corpus.command("stats")
+@corpus_option
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def corpus_stats(root: Path | None, as_json: bool) -> None:
+    """Counts: records, models, papers, categories, tasks covered, and the index (brought up to date)."""
+    from agent.catalog import Catalog
+    from agent.retrieval import sync_index
+
+    root = corpus_root(root)
+    catalog = Catalog.load(root)
+    index, embedded = sync_index(catalog) if catalog.records else (None, 0)
+    stats = {
+        "corpus": str(root),
+        "records": len(catalog.records),
+        "models": sum(record.kind == "model" for record in catalog.records),
+        "papers": sum(record.kind == "paper" for record in catalog.records),
+        "categories": len({r.detailed_category or r.category for r in catalog.records} - {None}),
+        "tasks": len(set(index.tasks) - {None}) if index else 0,
+        "with_links": sum(bool(record.record().links()) for record in catalog.records),
+        "vocabulary": len(index.postings) if index else 0,
+        "embedding_model": index.model if index else None,
+        "embedded_now": embedded,
+    }
+    if as_json:
+        click.echo(json.dumps(stats, indent=2))
+    else:
+        for key, value in stats.items():
+            click.echo(f"{key}: {value}")
+
+
+@corpus.command("remove")
+@click.argument("names", nargs=-1, required=True)
+@corpus_option
+def corpus_remove(names: tuple[str, ...], root: Path | None) -> None:
+    """Remove records by name (case and punctuation ignored). Exits 1 when a name is not there."""
+    from agent.catalog import Catalog
+    from agent.retrieval import sync_index
+
+    catalog = Catalog.load(corpus_root(root))
+    removed, missing = catalog.remove(names)
+    if removed:
+        catalog.save()
+        sync_index(catalog)
+        click.echo(f"removed: {', '.join(removed)}")
+    if missing:
+        raise Failure(f"not in {catalog.path}: {', '.join(missing)}")
+
+
+@cli.command()
+@click.argument("question", required=False)
+@click.option("-k", "k", type=click.IntRange(min=1), default=5, show_default=True, help="How many results.")
+@click.option(
+    "--queries",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help='Evaluate instead: a JSON list of {"question": ..., "expected": <name>}; prints Recall@1/3/5.',
+)
+@corpus_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@backend_option
+@click.option(
+    "--rerank/--no-rerank", default=None, help="Let the LLM reorder the candidates [default: in openai mode]."
+)
+def retrieve(
+    question: str | None, k: int, queries: Path | None, root: Path | None, as_json: bool, backend: str | None,
+    rerank: bool | None,
+) -> None:  # fmt: skip
+    """Find the catalog's models and papers for a question, with scores (hybrid MiniLM + BM25 search).
+
+    \b
+    scientist retrieve "how does my phone turn speech into text?" -k 5
+    scientist retrieve --corpus my-corpus/ --queries examples/catalog/questions.json -k 5 --json
+    """
+    from agent.retrieval import evaluate, retrieve_one
+    from agent.settings import AgentSettings
+
+    if (question is None) == (queries is None):
+        raise click.UsageError("give either a QUESTION or --queries FILE")
+    settings = AgentSettings().with_backend(backend)
+    if root is not None:
+        settings = settings.model_copy(update={"corpus": root})
+    if rerank is not None:
+        settings = settings.model_copy(update={"rerank": rerank})
+    if queries is not None:
+        with count_progress("Queries", not as_json) as advance:
+            report = evaluate(queries, settings, k, advance)
+        if as_json:
+            click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        else:
+            recall = report["recall"]
+            click.echo(f"{len(report['queries'])} queries: " + ", ".join(f"Recall@{n} {recall[n]:.3f}" for n in recall))
+        return
+    assert question is not None
+    retrieval = retrieve_one(question, settings, k)
+    if as_json:
+        click.echo(retrieval.model_dump_json(indent=2))
+        return
+    sure = "confident" if retrieval.confident else "not confident"
+    click.echo(f"confidence {retrieval.confidence:.2f} ({sure}){'; reranked by the LLM' if retrieval.reranked else ''}")
+    if retrieval.note:
+        click.echo(f"note: {retrieval.note}")
+    for rank, hit in enumerate(retrieval.results, 1):
+        click.echo(f"{rank}. {hit.score:.3f}  {hit.name}  [{hit.kind}; {hit.task or '-'}]")
 
 
 @cli.command("mcp")

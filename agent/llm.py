@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from agent.errors import AgentError
@@ -23,8 +23,12 @@ from agent.settings import AgentSettings
 if TYPE_CHECKING:
     from langchain_openai import ChatOpenAI
 
+    from agent.catalog import CatalogRecord
+
 # Prompt sections whose text is data, never instructions; the templates wrap each in <tag>...</tag>.
-DATA_TAGS = ("question", "supplied_records", "allowed_links", "task", "cards", "passages", "tool_results")
+DATA_TAGS = (
+    "question", "supplied_records", "allowed_links", "task", "cards", "passages", "tool_results", "candidates"
+)  # fmt: skip
 REPAIR_TAGS = ("previous_draft",)
 _SPOOFED_TAG = re.compile(r"<(/?)(" + "|".join(DATA_TAGS + REPAIR_TAGS) + r")\b", re.IGNORECASE)
 
@@ -218,6 +222,31 @@ def parse_draft(text: str) -> Draft:
     return draft
 
 
+def parse_ranking(text: str, count: int) -> list[int]:
+    """0-based candidate indices from a reply like {"ranking": [3, 1, 2]} (numbers are 1-based); a bare
+    list or numbers in prose are read too. Numbers outside 1..count are dropped."""
+    numbers: Any = None
+    start, end = text.find("{"), text.rfind("}")
+    if 0 <= start < end:
+        try:
+            numbers = json.loads(text[start : end + 1]).get("ranking")
+        except (ValueError, AttributeError):
+            numbers = None
+    if not isinstance(numbers, list):
+        numbers = re.findall(r"\b\d+\b", text)
+    ranked = []
+    for number in numbers:
+        try:
+            index = int(number) - 1
+        except (TypeError, ValueError):
+            continue
+        if 0 <= index < count and index not in ranked:
+            ranked.append(index)
+    if not ranked:
+        raise LLMError("openai: the ranking reply names no candidate")
+    return ranked
+
+
 def _text(content: Any) -> str:
     if isinstance(content, list):  # content blocks
         return "".join(block.get("text", "") if isinstance(block, dict) else str(block) for block in content)
@@ -301,6 +330,29 @@ class OpenAIBackend:
             if message.response_metadata.get("finish_reason") == "length":
                 raise LLMError("openai: the reply was cut off at the token limit") from None
             raise
+
+    def rerank(self, question: str, candidates: Sequence[CatalogRecord]) -> list[int]:
+        """The candidates' indices, most fitting first, as the model ranks them (retrieval in openai mode)."""
+        import openai
+
+        view = [
+            {
+                "number": number,
+                "name": as_data(record.name, 300),
+                "category": as_data(record.detailed_category or record.category or "", 200),
+                "summary": as_data(record.summary or "", 600),
+            }
+            for number, record in enumerate(candidates, 1)
+        ]
+        messages = [
+            ("system", render("rerank_system.j2")),
+            ("human", render("rerank.j2", question=as_data(question), candidates=view)),
+        ]
+        try:
+            reply = self._model().invoke(messages)
+        except openai.OpenAIError as error:
+            raise LLMError(self._reason(error)) from error
+        return parse_ranking(_text(reply.content), len(candidates))
 
     def stream(self, messages: list[tuple[str, str]]) -> Iterator[str]:
         """A free-text reply's pieces as they arrive (chat follow-ups); client errors become LLMError."""

@@ -14,12 +14,14 @@ In ``openai`` mode an LLM may reorder the top candidates (``rerank``); scores st
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +29,8 @@ from agent.catalog import Catalog, CatalogRecord
 from agent.corpus import CORPUS_DIR, keyword_scores, load_corpus
 from agent.errors import AgentError
 from agent.schema import Hit, Question, Retrieval, Task
-from agent.search_index import SearchIndex, build_index, is_current, load_index, save_index, terms
+from agent.search_index import Progress, SearchIndex, build_index, is_current, load_index, save_index, terms
+from agent.settings import AgentSettings
 
 WEIGHTS = {"semantic": 0.5, "bm25": 0.2, "task": 0.3}  # sums to 1, so a score is 0..1
 TASK_TEMPERATURE = 0.04  # how sharply the question's similarity to task descriptions picks one task
@@ -50,7 +53,7 @@ def corpus_tasks(root: Path) -> list[Task]:
     return load_corpus(root if (Path(root) / "tasks.yaml").is_file() else CORPUS_DIR).tasks
 
 
-def sync_index(catalog: Catalog, progress: Callable[[int], None] | None = None) -> tuple[SearchIndex, int]:
+def sync_index(catalog: Catalog, progress: Progress | None = None) -> tuple[SearchIndex, int]:
     """The catalog's index, brought up to date (and saved when the folder is writable).
 
     Returns it and how many records had to be embedded.
@@ -61,10 +64,8 @@ def sync_index(catalog: Catalog, progress: Callable[[int], None] | None = None) 
         assert index is not None
         return index, 0
     index, embedded = build_index(catalog.records, tasks, previous=index, progress=progress)
-    try:
+    with contextlib.suppress(OSError):  # a read-only corpus is searched from memory
         save_index(index, catalog.root)
-    except OSError:
-        pass  # a read-only corpus is searched from memory
     return index, embedded
 
 
@@ -121,11 +122,15 @@ class Retriever:
         bm25 = self.index.bm25([term for term in terms(query) if term not in QUERY_FILLER])
         similarity = self.index.task_vectors @ vector
         task_weight = self._task_weights(similarity, keywords)
-        return {
-            "semantic": self.index.embeddings @ vector,
-            "bm25": bm25 / (bm25 + BM25_HALF),
-            "task": np.array([task_weight.get(t, 0.0) if t else 0.0 for t in self.index.tasks]),
-        }, expansion, float(similarity.max(initial=0.0))
+        return (
+            {
+                "semantic": self.index.embeddings @ vector,
+                "bm25": bm25 / (bm25 + BM25_HALF),
+                "task": np.array([task_weight.get(t, 0.0) if t else 0.0 for t in self.index.tasks]),
+            },
+            expansion,
+            float(similarity.max(initial=0.0)),
+        )
 
     def _task_weights(self, similarity: np.ndarray, keywords: dict[str, int]) -> dict[str, float]:
         """0..1 per task: the softmax of the question's similarity to each task's description (1 for the
@@ -153,23 +158,86 @@ def retriever(root: Path | str = CORPUS_DIR) -> Retriever:
     return _open(root, path.stat().st_mtime_ns if path.exists() else 0)
 
 
-def rerank(retrieval: Retrieval, candidates: Sequence[CatalogRecord], order: Callable[..., list[int]]) -> Retrieval:
-    """``retrieval`` with its results reordered by ``order(question, candidates) -> indices``; any index
-    the LLM leaves out keeps its place after those it ranked."""
-    ranked = [i for i in order(retrieval.query, candidates) if 0 <= i < len(retrieval.results)]
+def rerank(retrieval: Retrieval, candidates: Sequence[CatalogRecord], order: Order) -> Retrieval:
+    """``retrieval`` with its first ``len(candidates)`` results reordered by ``order(question, candidates)
+    -> indices``; candidates the ranking leaves out follow those it ranked, then the rest. A failing
+    ``order`` changes nothing."""
+    try:
+        ranked = [i for i in order(retrieval.query, candidates) if 0 <= i < len(candidates)]
+    except AgentError as error:
+        return retrieval.model_copy(update={"note": f"not reranked ({error})"})
     ranked = list(dict.fromkeys(ranked))
     ranked += [i for i in range(len(retrieval.results)) if i not in ranked]
     results = [retrieval.results[i] for i in ranked]
     return retrieval.model_copy(update={"results": results, "reranked": True})
 
 
+Order = Callable[[str, Sequence[CatalogRecord]], list[int]]
+
+
+def llm_order(settings: AgentSettings) -> Order | None:
+    """The LLM's ranking of candidates, in openai mode with reranking on; else None."""
+    if not (settings.rerank and settings.resolved_backend() == "openai"):
+        return None
+    from agent.answer import llm_backend
+
+    return llm_backend(settings.model_dump_json()).rerank
+
+
+def retrieve_one(question: str, settings: AgentSettings, k: int = 5) -> Retrieval:
+    """The ``k`` best records of ``settings.corpus`` for ``question``; the LLM reorders the first
+    candidates in openai mode (when it fails, the hybrid order stands and the note says why)."""
+    found = retriever(settings.corpus)
+    order = llm_order(settings)
+    retrieval = found.search(question, k=max(k, RERANK_CANDIDATES) if order else k)
+    if order is not None:
+        candidates = [found.record(hit.name) for hit in retrieval.results[:RERANK_CANDIDATES]]
+        retrieval = rerank(retrieval, candidates, order)
+    return retrieval.model_copy(update={"results": retrieval.results[:k]})
+
+
+def with_retrieved_records(question: Question, settings: AgentSettings) -> Question:
+    """A question that came with no records gets the corpus's best ones (others are returned as they are)."""
+    if question.models or question.papers:
+        return question
+    retrieval = retrieve_one(question.question, settings, RERANK_CANDIDATES)
+    return supplied_from(question, retrieval, retriever(settings.corpus))
+
+
+def evaluate(path: Path, settings: AgentSettings, k: int = 5, progress: Progress | None = None) -> dict[str, Any]:
+    """Recall@1/3/5 over an evaluation file, and each query's first ``k`` results."""
+    items = read_queries(path)
+    retrievals = []
+    for item in items:
+        retrievals.append(retrieve_one(item["question"], settings, max(k, 5)))
+        if progress:
+            progress(1, len(items))
+    report: dict[str, Any] = {"recall": recall([item["expected"] for item in items], retrievals)}
+    known = {record.name for record in retriever(settings.corpus).catalog.records}
+    if unknown := sorted({item["expected"] for item in items} - known):
+        report["unknown_expected"] = unknown  # counted as misses
+    report["queries"] = [
+        {
+            "question": item["question"],
+            "expected": item["expected"],
+            "results": [hit.model_dump(include={"name", "kind", "score"}) for hit in retrieval.results[:k]],
+        }
+        for item, retrieval in zip(items, retrievals, strict=True)
+    ]
+    return report
+
+
 def supplied_from(question: Question, retrieval: Retrieval, found: Retriever) -> Question:
-    """The question with retrieved records as if supplied: the best model (and any close second) as the
-    recommended models, the best papers as related ones."""
+    """The question with retrieved records as if supplied. When confident: the best model (and a close
+    second) as the recommended models, the best papers as related ones. When not: no recommendation;
+    the closest records are listed as related, for the user to judge."""
     models = [hit for hit in retrieval.results if hit.kind == "model"]
     papers = [hit for hit in retrieval.results if hit.kind == "paper"]
-    recommended = [hit for hit in models[:2] if models and hit.score >= 0.9 * models[0].score]
-    related = papers[:RELATED_PAPERS]
+    if retrieval.confident:
+        recommended = [hit for hit in models[:2] if hit.score >= 0.9 * models[0].score]
+        related = papers[:RELATED_PAPERS]
+    else:
+        recommended, related = [], retrieval.results[:RELATED_PAPERS]
     return question.model_copy(
         update={
             "models": [found.record(hit.name).record() for hit in recommended],

@@ -32,7 +32,7 @@ FORMAT = 1
 K1, B = 1.2, 0.75
 _SUFFIX = re.compile(r"(?<=\w{3})(?:ing|ed|es|s)$")
 
-Progress = Callable[[int], None]
+Progress = Callable[[int, int], None]  # (done just now, total)
 
 
 def terms(text: str) -> list[str]:
@@ -97,7 +97,8 @@ def build_index(
         known = dict(zip(previous.digests, previous.embeddings, strict=True))
     missing = [i for i, digest in enumerate(digests) if digest not in known]
     encoder = load_minilm()
-    fresh = encoder.encode([records[i].search_text() for i in missing], progress=progress)
+    report = (lambda done: progress(done, len(missing))) if progress else None
+    fresh = encoder.encode([records[i].search_text() for i in missing], progress=report)
     vectors = np.zeros((len(records), encoder.dim), dtype=np.float32)
     for row, digest in enumerate(digests):
         if digest in known:

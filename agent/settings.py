@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from agent.corpus import CORPUS_DIR
 
 Backend = Literal["auto", "offline", "openai"]
 
@@ -19,7 +22,9 @@ class AgentSettings(BaseSettings):
     backend: Backend = Field(default="auto", alias="SCIENTIST_BACKEND")
     llm_timeout_s: float = Field(default=60.0, alias="SCIENTIST_LLM_TIMEOUT")
     llm_max_retries: int = Field(default=2, alias="SCIENTIST_LLM_RETRIES")
-    embeddings: bool = Field(default=False, alias="SCIENTIST_EMBEDDINGS")  # MiniLM reranking; ~6 s to import
+    embeddings: bool = Field(default=False, alias="SCIENTIST_EMBEDDINGS")  # MiniLM ranking of evidence passages
+    corpus: Path = Field(default=CORPUS_DIR, alias="SCIENTIST_CORPUS")  # where bare questions find their records
+    rerank: bool = Field(default=True, alias="SCIENTIST_RERANK")  # let the LLM reorder retrieval (openai mode)
 
     def with_backend(self, backend: str | None) -> AgentSettings:
         """These settings with ``backend`` (a command-line override) when one is given."""
