@@ -1,7 +1,7 @@
 """``scientist chat``: an interactive session over the same one-pass agent.
 
 The first plain line is a question: with a question file loaded it replaces the file's question
-and keeps its records; with none, the best matching corpus card stands in as the record. Later
+and keeps its records; with none, the records are retrieved from the corpus's catalog. Later
 lines are follow-ups: through the LLM (streamed, links filtered to the supplied ones) when the
 settings resolve to openai, else the offline answer re-run with the follow-up as the question.
 Reading lines and printing are injected (``read_line``, ``console``) so that tests can drive it.
@@ -22,11 +22,11 @@ from rich.console import Console
 from agent.answer import AskOptions, answer_question, build_evidence
 from agent.corpus import load_corpus
 from agent.errors import AgentError
-from agent.evidence import bm25_scores
 from agent.guard import strip_unsupplied_links
 from agent.parse import MAX_FIELD_CHARS, load_question
 from agent.prompts import render
-from agent.schema import Answer, ModelCard, PaperCard, Question, Record
+from agent.retrieval import with_retrieved_records
+from agent.schema import Answer, Question
 from agent.settings import AgentSettings
 
 PROMPT = "scientist> "
@@ -67,7 +67,6 @@ class ChatSession:
     question: Question | None = None
     answer: Answer | None = None
     history: list[Turn] = field(default_factory=list)
-    corpus_used: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.settings = self.settings.with_backend(self.options.backend)
@@ -148,7 +147,7 @@ class ChatSession:
         except AgentError as exc:
             self.error(str(exc))
             return
-        self.question, self.answer, self.corpus_used = question, None, []
+        self.question, self.answer = question, None
         records = len(question.models) + len(question.papers)
         self.say(f"Loaded {source}: {records} record(s). Ask your question (Enter alone asks the file's own).")
 
@@ -171,9 +170,9 @@ class ChatSession:
 
     def answer_offline_or_first(self, text: str) -> str | None:
         if self.question is None:
-            self.question = self.corpus_question(text)
-            used = ", ".join(self.corpus_used)
-            self.say(f"Answered from our corpus records: {used}" if used else "no corpus record matched")
+            with self.console.status("Searching the catalog…") if self.console.is_terminal else nullcontext():
+                self.question = with_retrieved_records(Question(source="inline", question=text), self.settings)
+            self.say(retrieval_summary(self.question))
         question = self.question.model_copy(update={"question": text})
         status = "Thinking (and running the LIIF demo if the records call for it)…"
         with self.console.status(status) if self.console.is_terminal else nullcontext():
@@ -181,25 +180,6 @@ class ChatSession:
         self.answer = answer
         self.show_markdown(answer.answer_markdown or "")
         return answer.answer_markdown
-
-    def corpus_question(self, text: str) -> Question:
-        """A bare question grounded in ``corpus/`` only: the best BM25 card becomes a name-only record."""
-        corpus = load_corpus()
-        cards: list[ModelCard | PaperCard] = [*corpus.models, *corpus.papers]
-        documents = [_card_text(card) for card in cards]
-        scored = sorted(
-            ((score, card) for score, card in zip(bm25_scores(text, documents), cards, strict=True) if score > 0),
-            key=lambda pair: -pair[0],
-        )
-        models = [card for _, card in scored if isinstance(card, ModelCard)]
-        papers = [card for _, card in scored if isinstance(card, PaperCard)]
-        question = Question(source="inline", question=text)
-        if models:
-            question.models = [Record(name=models[0].name)]
-        elif papers:
-            question.papers = [Record(name=papers[0].name)]
-        self.corpus_used = [record.name for record in [*question.models, *question.papers]]
-        return question
 
     def follow_up_llm(self, text: str) -> str | None:
         """Stream the LLM's reply to a follow-up; links outside the supplied records never show."""
@@ -318,10 +298,10 @@ class ChatSession:
                 for record in records:
                     self.say(f"- {record.name}" + "".join(f"\n    {link}" for link in record.links()))
                     card = corpus.card_for(record, kind)  # type: ignore[arg-type]
-                    if card is not None and record.name not in self.corpus_used:
+                    if card is not None:
                         self.say(f"    corpus card: {card.name}")
-        if self.corpus_used:
-            self.say("Corpus records used: " + ", ".join(self.corpus_used))
+            if question.retrieval is not None:
+                self.say(retrieval_summary(question))
 
     def save(self, rest: str) -> None:
         if not rest:
@@ -337,12 +317,15 @@ class ChatSession:
         self.say(f"Saved {len(self.history)} message(s) to {path}")
 
 
-def _card_text(card: ModelCard | PaperCard) -> str:
-    if isinstance(card, ModelCard):
-        parts = [card.name, *card.aliases, card.summary, card.input, card.output, *card.method, *card.facts]
-    else:
-        parts = [card.name, *card.aliases, card.summary, *card.topics]
-    return " ".join(parts)
+def retrieval_summary(question: Question) -> str:
+    """One line on how a bare question's records were found: names, scores and confidence."""
+    retrieval = question.retrieval
+    if retrieval is None:
+        return "Records: supplied with the question"
+    scores = {hit.name: hit.score for hit in retrieval.results}
+    found = ", ".join(f"{r.name} ({scores.get(r.name, 0):.2f})" for r in [*question.models, *question.papers])
+    sure = "confident" if retrieval.confident else "not confident: no model recommended"
+    return f"Found in the catalog ({sure}, confidence {retrieval.confidence:.2f}): {found}"
 
 
 def prompt_reader(history_file: Path | None = None, **session_args: Any) -> Callable[[], str]:

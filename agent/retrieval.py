@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from agent.catalog import Catalog, CatalogRecord
+from agent.catalog import CATALOG_FILE, Catalog, CatalogRecord
 from agent.corpus import CORPUS_DIR, keyword_scores, load_corpus
 from agent.errors import AgentError
 from agent.schema import Hit, Question, Retrieval, Task
@@ -154,7 +154,7 @@ def _open(root: Path, stamp: int) -> Retriever:
 def retriever(root: Path | str = CORPUS_DIR) -> Retriever:
     """A retriever for the corpus at ``root``, shared within the process until its catalog changes."""
     root = Path(root).resolve()
-    path = root / "catalog.jsonl"
+    path = root / CATALOG_FILE
     return _open(root, path.stat().st_mtime_ns if path.exists() else 0)
 
 
@@ -197,8 +197,9 @@ def retrieve_one(question: str, settings: AgentSettings, k: int = 5) -> Retrieva
 
 
 def with_retrieved_records(question: Question, settings: AgentSettings) -> Question:
-    """A question that came with no records gets the corpus's best ones (others are returned as they are)."""
-    if question.models or question.papers:
+    """A question that came with no records gets the corpus's best ones (others are returned as they are,
+    and so is every question when the corpus has no catalog: it is then answered from the taxonomy alone)."""
+    if question.models or question.papers or not (Path(settings.corpus) / CATALOG_FILE).is_file():
         return question
     retrieval = retrieve_one(question.question, settings, RERANK_CANDIDATES)
     return supplied_from(question, retrieval, retriever(settings.corpus))

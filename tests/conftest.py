@@ -17,7 +17,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in (
         "SCIENTIST_DEBUG", "SCIENTIST_LIIF_WEIGHTS", "SCIENTIST_MAX_PIXELS", "SCIENTIST_BACKEND", "SCIENTIST_MODEL",
         "SCIENTIST_EMBEDDINGS", "SCIENTIST_MCP_ROOT", "SCIENTIST_LLM_TIMEOUT", "SCIENTIST_LLM_RETRIES",
-        "OPENAI_API_KEY", "OPENAI_BASE_URL",
+        "SCIENTIST_CORPUS", "SCIENTIST_RERANK", "OPENAI_API_KEY", "OPENAI_BASE_URL",
     ):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
 
@@ -74,3 +74,16 @@ def demo_cache(tmp_path_factory: pytest.TempPathFactory, edsr_weights: Path, mon
     monkeypatch.setenv("SCIENTIST_CACHE_DIR", str(cache))
     monkeypatch.setenv("SCIENTIST_LIIF_WEIGHTS", str(edsr_weights))
     return cache
+
+
+CATALOG = Path(__file__).parent.parent / "examples" / "catalog"
+
+
+@pytest.fixture(scope="session")
+def catalog_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A corpus of examples/catalog/catalog.json (52 models over 39 tasks), indexed once per session."""
+    from tests.cli_helpers import assert_ok, run
+
+    root = tmp_path_factory.mktemp("catalog-corpus")
+    assert_ok(run("corpus", "add", CATALOG / "catalog.json", "--corpus", root))
+    return root

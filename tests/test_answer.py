@@ -225,9 +225,10 @@ def test_cli_ask_markdown_and_json(demo_cache, tmp_path):
     assert compare in written["answer_markdown"]
 
 
-def test_a_bare_question_is_answered_from_the_taxonomy_without_links():
-    answer = answer_question(load_question("What does an image classifier do?"), settings=OFFLINE)
-    assert answer.grounding.ok and answer.links == [] and answer.tool_calls == []
+def test_a_bare_question_and_an_empty_corpus_is_answered_from_the_taxonomy_without_links(tmp_path):
+    settings = OFFLINE.model_copy(update={"corpus": tmp_path})
+    answer = answer_question(load_question("What does an image classifier do?"), settings=settings)
+    assert answer.grounding.ok and answer.links == [] and answer.tool_calls == [] and answer.retrieval is None
     assert "image classification" in answer.sections["task"]
     assert "No models or papers were supplied" in answer.sections["references"]
 

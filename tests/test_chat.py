@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import io
 import os
 import sys
@@ -118,20 +120,23 @@ def test_scripted_llm_session_streams_follow_ups_and_drops_unsupplied_links(demo
     assert Image.open(demo_cache / "chat" / "input-32x24-liif.png").size == (64, 48)
 
 
-def test_a_bare_question_is_answered_from_the_corpus_records():
+def test_a_bare_question_is_answered_from_records_retrieved_from_the_catalog():
     chat, out = session(["How can I enlarge a small photo 4x?", "/sources"], AgentSettings(SCIENTIST_BACKEND="offline"))
     chat.options = AskOptions(tools=False)
     chat.run()
     shown = out.getvalue()
-    assert "Answered from our corpus records: SISR-Any-LIIF-RDN" in shown
-    assert "## 1. Task" in shown and "http" not in shown  # cards carry no links
+    assert re.search(r"Found in the catalog \(confident, confidence 0\.\d\d\): SISR-Any-LIIF-RDN \(0\.\d\d\)", shown)
+    assert "## 1. Task" in shown and "https://github.com/yinboc/liif" in shown  # the retrieved record's links
+    assert chat.answer is not None and chat.answer.retrieval is not None
 
 
-def test_a_bare_question_nothing_matches():
-    chat, out = session(["zzzz qqqq?"], AgentSettings(SCIENTIST_BACKEND="offline"))
+def test_a_bare_question_nothing_fits_is_said_plainly():
+    chat, out = session(["What is the capital of France?"], AgentSettings(SCIENTIST_BACKEND="offline"))
     chat.options = AskOptions(tools=False)
     chat.run()
-    assert "no corpus record matched" in out.getvalue()
+    shown = out.getvalue()
+    assert "not confident: no model recommended" in shown
+    assert "found nothing that clearly fits it" in shown
 
 
 def test_bad_load_and_unknown_commands_are_one_line_and_the_session_goes_on(tmp_path):
