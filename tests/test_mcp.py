@@ -74,6 +74,13 @@ def test_stdio_tools_answer_parse_and_resources(root: Path, demo_cache: Path) ->
             tools["upscale_image"].input_schema["properties"]
         )
         assert {"text", "path"} <= set(tools["parse_question_file"].input_schema["properties"])
+        assert {"question", "k"} <= set(tools["search_catalog"].input_schema["properties"])
+
+        found = await client.call_tool("search_catalog", {"question": "How can I enlarge a small photo?", "k": 3})
+        assert not found.is_error, text_of(found)
+        assert found.structured_content["results"][0]["name"] == "SISR-Any-LIIF-RDN"
+        assert len(found.structured_content["results"]) == 3 and found.structured_content["confident"] is True
+        assert_refused(await client.call_tool("search_catalog", {"question": "  "}), "question is empty")
 
         result = await client.call_tool("answer_question", {"text": seed, "backend": "offline"})
         assert not result.is_error, text_of(result)

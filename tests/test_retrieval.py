@@ -39,7 +39,7 @@ def corpus_copy(catalog_corpus: Path, tmp_path: Path) -> Path:
     return root
 
 
-@pytest.mark.parametrize("questions", ["questions.json", "questions-heldout.json"])
+@pytest.mark.parametrize("questions", ["questions.json", "questions-heldout.json", "questions-blind.json"])
 def test_recall_at_3_on_everyday_questions(catalog_corpus, questions):
     result = run("retrieve", "--corpus", catalog_corpus, "--queries", CATALOG / questions, "-k", "5", "--json")
     assert_ok(result)
@@ -239,3 +239,22 @@ def test_supplied_records_are_never_replaced_by_retrieval(demo_cache):
 def _links(name: str) -> list[str]:
     shipped = Catalog.load(Path(__file__).parent.parent / "corpus")
     return next(r for r in shipped.records if r.name == name).record().links()
+
+
+def test_batch_answers_bare_questions_and_redoes_them_when_the_catalog_changes(corpus_copy, tmp_path, monkeypatch):
+    monkeypatch.setenv("SCIENTIST_CORPUS", str(corpus_copy))
+    questions = tmp_path / "questions"
+    questions.mkdir()
+    (questions / "karaoke.json").write_text(json.dumps({"question": "Can I strip the singing out of a song?"}))
+    out = tmp_path / "out"
+    assert_ok(run("batch", questions, "--out", out, "--backend", "offline", "--no-tools"))
+    record = json.loads((out / "karaoke.json").read_text())
+    assert record["retrieval"]["results"][0]["name"] == "Sep-HTDemucs"
+    assert "https://github.com/facebookresearch/demucs" in record["links"]
+    assert_ok(run("batch", questions, "--out", out, "--backend", "offline", "--no-tools"))
+    assert json.loads((out / "index.jsonl").read_text().splitlines()[-1])["status"] == "skipped"
+    assert_ok(run("corpus", "remove", "Sep-HTDemucs", "--corpus", corpus_copy))
+    assert_ok(run("batch", questions, "--out", out, "--backend", "offline", "--no-tools"))
+    assert json.loads((out / "index.jsonl").read_text().splitlines()[-1])["status"] == "answered"
+    redone = json.loads((out / "karaoke.json").read_text())
+    assert "Sep-HTDemucs" not in [hit["name"] for hit in redone["retrieval"]["results"]]
