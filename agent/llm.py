@@ -120,6 +120,7 @@ def answer_context(evidence: Evidence, tool_calls: list[ToolCall]) -> dict[str, 
             for p in evidence.passages
         ],
         "tool_calls": [_tool_call(call) for call in tool_calls],
+        "retrieval": question.retrieval,
     }
 
 

@@ -258,3 +258,18 @@ def test_batch_answers_bare_questions_and_redoes_them_when_the_catalog_changes(c
     assert json.loads((out / "index.jsonl").read_text().splitlines()[-1])["status"] == "answered"
     redone = json.loads((out / "karaoke.json").read_text())
     assert "Sep-HTDemucs" not in [hit["name"] for hit in redone["retrieval"]["results"]]
+
+
+def test_a_bare_question_through_the_llm_is_reranked_told_and_guarded(demo_cache):
+    from tests.fakes.openai_server import good
+
+    with FakeOpenAI() as server:
+        server.script([text('{"ranking": [1]}'), good()])
+        settings = AgentSettings(OPENAI_BASE_URL=server.base_url)
+        answer = answer_question(load_question("How can I enlarge my old small photos?"), settings=settings)
+        rerank_prompt, draft_prompt = server.prompt("user", 0), server.prompt("user", 1)
+    assert answer.backend.startswith("openai") and answer.retrieval.reranked
+    assert "<candidates>" in rerank_prompt and "SISR-Any-LIIF-RDN" in rerank_prompt
+    assert "found by searching our catalog" in draft_prompt and "a confident match" in draft_prompt
+    assert answer.sections["task"].startswith("*No records came with this question, so I searched our catalog")
+    assert answer.grounding.ok and "https://github.com/yinboc/liif" in answer.links
