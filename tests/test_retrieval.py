@@ -45,7 +45,7 @@ def test_recall_at_3_on_everyday_questions(catalog_corpus, questions):
     assert_ok(result)
     report = json.loads(result.stdout)
     asked = json.loads((CATALOG / questions).read_text())
-    assert set(report["recall"]) == {"1", "3", "5"} and len(report["queries"]) == len(asked) >= 60
+    assert set(report["recall"]) == {"1", "3", "5"} and len(report["queries"]) == len(asked) >= 45
     assert report["recall"]["3"] >= 0.9, report["recall"]
     assert report["recall"]["1"] <= report["recall"]["3"] <= report["recall"]["5"]
     first = report["queries"][0]
