@@ -36,8 +36,8 @@ from agent.settings import AgentSettings
 WEIGHTS = {"semantic": 0.5, "bm25": 0.2, "task": 0.3}  # sums to 1, so a score is 0..1
 TASK_TEMPERATURE = 0.04  # how sharply the question's similarity to task descriptions picks one task
 EXPANSION_TASKS = 2  # keyword-matched tasks whose names join the query
-# Confidence: the mean of the best record's and the nearest task's similarity to the question. Measured
-# on the 152 everyday questions of examples/catalog/: 151 reach 0.236; 13 off-topic ones stay under 0.222.
+# Confidence: the mean of the best record's and the nearest task's similarity to the question. Measured on
+# the 197 everyday questions of examples/catalog/: 196 reach 0.236; 13 off-topic ones stay under 0.222.
 CONFIDENT = 0.235
 BM25_HALF = 5.0  # the BM25 score that counts as half a match (about two distinctive words)
 QUERY_FILLER = frozenset(terms("ai computer app program software tool model machine way work thing something"))
