@@ -205,7 +205,7 @@ def _catalog_records(items: list[Any], source: str) -> tuple[list[CatalogRecord]
     records, problems = [], []
     for number, item in enumerate(items, 1):
         try:
-            records.append(catalog_record(item, source))
+            records.append(_catalog_record(item, source))
         except CatalogError as error:
             problems.append(f"{source}: record {number}: {error}; skipped")
     if not records and not problems:
@@ -213,7 +213,7 @@ def _catalog_records(items: list[Any], source: str) -> tuple[list[CatalogRecord]
     return records, problems
 
 
-def catalog_record(item: Any, source: str) -> CatalogRecord:
+def _catalog_record(item: Any, source: str) -> CatalogRecord:
     """One catalog entry; keys compared loosely, empty values ('', 'N/A', null) treated as missing."""
     if not isinstance(item, dict):
         raise CatalogError(f"expected a mapping, not {type(item).__name__}")

@@ -469,6 +469,8 @@ def corpus_list(root: Path | None, as_json: bool) -> None:
     from agent.catalog import Catalog
 
     catalog = Catalog.load(corpus_root(root))
+    if not catalog.records:
+        click.echo(f"{catalog.path}: no records yet (add some with `scientist corpus add FILE`)", err=True)
     for record in catalog.records:
         if as_json:
             click.echo(record.model_dump_json(exclude_defaults=True))
