@@ -34,6 +34,7 @@ from agent.search_index import Progress, SearchIndex, build_index, is_current, l
 from agent.settings import AgentSettings
 
 WEIGHTS = {"semantic": 0.5, "bm25": 0.2, "task": 0.3}  # sums to 1, so a score is 0..1
+PAPER_PRIOR = 0.85  # a model answers the question, a paper supports it: a paper leads only when clearly better
 TASK_TEMPERATURE = 0.04  # how sharply the question's similarity to task descriptions picks one task
 EXPANSION_TASKS = 2  # keyword-matched tasks whose names join the query
 # Confidence: the mean of the best record's and the nearest task's similarity to the question. Measured on
@@ -76,6 +77,10 @@ class Retriever:
     index: SearchIndex
     tasks: list[Task]
 
+    @property
+    def priors(self) -> np.ndarray:
+        return np.array([PAPER_PRIOR if record.kind == "paper" else 1.0 for record in self.catalog.records])
+
     @classmethod
     def open(cls, root: Path) -> Retriever:
         catalog = Catalog.load(root)
@@ -87,7 +92,7 @@ class Retriever:
     def search(self, question: str, k: int = 5) -> Retrieval:
         """The ``k`` best records for ``question``, best first, with their scores."""
         signals, expansion, nearest_task = self.signals(question)
-        score = sum(WEIGHTS[name] * signals[name] for name in WEIGHTS)
+        score = sum(WEIGHTS[name] * signals[name] for name in WEIGHTS) * self.priors
         order = np.argsort(-score, kind="stable")[:k]
         hits = [
             Hit(

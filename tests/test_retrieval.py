@@ -197,6 +197,22 @@ def test_a_failed_rerank_keeps_the_hybrid_order_and_says_why(catalog_corpus):
 # -- bare questions answered from the shipped corpus -----------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Can AI make a tiny picture bigger?",
+        "how do I blow up a low-res photo for printing",
+        "My pictures are too small, can I make them larger without blur?",
+        "Can I upscale a thumbnail to poster size?",
+        "Make my pixelated image high resolution",
+        "I used to avoid enlarging small pictures, but now AI makes them look great even at 4x. What makes this possible?",
+    ],
+)
+def test_the_shipped_corpus_puts_liif_first_for_enlarging_photos(question):
+    found = retrieve_one(question, AgentSettings(SCIENTIST_BACKEND="offline"), 3)
+    assert found.confident and found.results[0].name == "SISR-Any-LIIF-RDN", found.results
+
+
 def test_a_bare_question_about_enlarging_photos_gets_liif_and_its_demo(demo_cache):
     question = load_question("How can I enlarge my old small photos so they still look sharp?")
     answer = answer_question(question, settings=AgentSettings(SCIENTIST_BACKEND="offline"))
