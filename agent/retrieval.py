@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -44,6 +43,9 @@ BM25_HALF = 5.0  # the BM25 score that counts as half a match (about two distinc
 QUERY_FILLER = frozenset(terms("ai computer app program software tool model machine way work thing something"))
 RERANK_CANDIDATES = 10
 RELATED_PAPERS = 3
+
+
+Order = Callable[[str, Sequence[CatalogRecord]], list[int]]  # (question, candidates) -> indices, best first
 
 
 class RetrievalError(AgentError):
@@ -182,9 +184,6 @@ def rerank(retrieval: Retrieval, candidates: Sequence[CatalogRecord], order: Ord
     return retrieval.model_copy(update={"results": results, "reranked": True})
 
 
-Order = Callable[[str, Sequence[CatalogRecord]], list[int]]
-
-
 def llm_order(settings: AgentSettings) -> Order | None:
     """The LLM's ranking of candidates, in openai mode with reranking on; else None."""
     if not (settings.rerank and settings.resolved_backend() == "openai"):
@@ -260,16 +259,9 @@ def supplied_from(question: Question, retrieval: Retrieval, found: Retriever) ->
 
 def recall(expected: Sequence[str], retrievals: Sequence[Retrieval], ks: Sequence[int] = (1, 3, 5)) -> dict[str, float]:
     """The share of questions whose expected record is among the first k results, for each k."""
-    if not retrievals:
-        return {str(k): math.nan for k in ks}
-    return {
-        str(k): round(
-            sum(name in [hit.name for hit in r.results[:k]] for name, r in zip(expected, retrievals, strict=True))
-            / len(retrievals),
-            4,
-        )
-        for k in ks
-    }
+    ranks = [[hit.name for hit in r.results] for r in retrievals]
+    found = {k: sum(name in names[:k] for name, names in zip(expected, ranks, strict=True)) for k in ks}
+    return {str(k): round(found[k] / len(retrievals), 4) for k in ks}
 
 
 def read_queries(path: Path) -> list[dict[str, str]]:
@@ -280,9 +272,13 @@ def read_queries(path: Path) -> list[dict[str, str]]:
         raise RetrievalError(f"{path}: cannot read ({error})") from None
     except json.JSONDecodeError as error:
         raise RetrievalError(f"{path}: not valid JSON ({error})") from None
-    if not isinstance(data, list) or not all(
-        isinstance(item, dict) and isinstance(item.get("question"), str) and isinstance(item.get("expected"), str)
-        for item in data
+    if (
+        not isinstance(data, list)
+        or not data
+        or not all(
+            isinstance(item, dict) and isinstance(item.get("question"), str) and isinstance(item.get("expected"), str)
+            for item in data
+        )
     ):
-        raise RetrievalError(f'{path}: expected a JSON list of {{"question": ..., "expected": ...}} objects')
+        raise RetrievalError(f'{path}: expected a non-empty JSON list of {{"question": ..., "expected": ...}} objects')
     return data

@@ -205,7 +205,7 @@ def test_a_failed_rerank_keeps_the_hybrid_order_and_says_why(catalog_corpus):
         "My pictures are too small, can I make them larger without blur?",
         "Can I upscale a thumbnail to poster size?",
         "Make my pixelated image high resolution",
-        "I used to avoid enlarging small pictures, but now AI makes them look great even at 4x. What makes this possible?",
+        "I used to avoid enlarging small pictures, but now AI makes them look great even at 4x. What makes this work?",
     ],
 )
 def test_the_shipped_corpus_puts_liif_first_for_enlarging_photos(question):
@@ -289,3 +289,25 @@ def test_a_bare_question_through_the_llm_is_reranked_told_and_guarded(demo_cache
     assert "found by searching our catalog" in draft_prompt and "a confident match" in draft_prompt
     assert answer.sections["task"].startswith("*No records came with this question, so I searched our catalog")
     assert answer.grounding.ok and "https://github.com/yinboc/liif" in answer.links
+
+
+def test_a_corpus_of_papers_only_recommends_no_model_and_says_so(tmp_path):
+    papers = tmp_path / "papers.json"
+    papers.write_text(json.dumps([
+        {"Title": "Image Super-Resolution via Iterative Refinement", "kind": "paper",
+         "Paper": "http://arxiv.org/pdf/2104.07636v2.pdf", "Summary": "Enlarges photos 4x with a diffusion model."},
+        {"Title": "Photo enlargement survey", "kind": "paper", "Summary": "Ways to make small images bigger."},
+    ]))  # fmt: skip
+    root = tmp_path / "corpus"
+    assert_ok(run("corpus", "add", papers, "--corpus", root))
+    answer = answer_question(load_question("How can I make my small photos bigger?"), settings=offline(root))
+    assert answer.retrieval.confident and answer.tool_calls == []
+    assert "no model in it fits the question, only the papers listed in part 3" in answer.sections["task"]
+    assert answer.links == ["http://arxiv.org/pdf/2104.07636v2.pdf"] and answer.grounding.ok
+
+
+def test_an_empty_queries_file_is_refused(catalog_corpus, tmp_path):
+    empty = tmp_path / "empty.json"
+    empty.write_text("[]")
+    line = assert_one_line_error(run("retrieve", "--queries", empty, "--corpus", catalog_corpus), empty)
+    assert "non-empty JSON list" in line
