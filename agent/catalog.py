@@ -69,7 +69,8 @@ class CatalogRecord(BaseModel):
             name=self.name, paper=self.paper, github=self.github, huggingface=self.huggingface, summary=self.summary
         )
 
-    def keys(self) -> set[str]:
+    def identity_keys(self) -> set[str]:
+        """What makes two records the same work: the name (case and punctuation ignored), any paper URL."""
         urls = [url for url in (self.paper, *self.match_urls) if url]
         return {f"name:{name_key(self.name)}", *(f"paper:{normalise_url(url)}" for url in urls)}
 
@@ -138,21 +139,20 @@ class Catalog:
         with atomic_file(self.path) as tmp:
             tmp.write_text("".join(record.model_dump_json(exclude_defaults=True) + "\n" for record in self.records))
 
-    def find(self, record: CatalogRecord) -> CatalogRecord | None:
-        keys = record.keys()
-        return next((existing for existing in self.records if existing.keys() & keys), None)
-
     def add(self, records: Iterable[CatalogRecord]) -> AddReport:
         report = AddReport()
+        by_key = {key: existing for existing in self.records for key in existing.identity_keys()}
         for record in records:
-            existing = self.find(record)
+            existing = next((by_key[key] for key in record.identity_keys() if key in by_key), None)
             if existing is None:
-                self.records.append(record.model_copy(deep=True))
+                existing = record.model_copy(deep=True)
+                self.records.append(existing)
                 report.added.append(record.name)
             elif existing.merge(record):
                 report.merged.append(existing.name)
             else:
                 report.unchanged.append(existing.name)
+            by_key.update(dict.fromkeys(existing.identity_keys(), existing))
         return report
 
     def remove(self, names: Iterable[str]) -> tuple[list[str], list[str]]:
