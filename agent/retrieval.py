@@ -19,7 +19,7 @@ import json
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +79,7 @@ class Retriever:
     index: SearchIndex
     tasks: list[Task]
 
-    @property
+    @cached_property
     def priors(self) -> np.ndarray:
         return np.array([PAPER_PRIOR if record.kind == "paper" else 1.0 for record in self.catalog.records])
 
