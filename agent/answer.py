@@ -8,12 +8,8 @@ one repair round is replaced by the offline composer's, and the report says so.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -22,6 +18,7 @@ from typing import Any
 from agent.compose import compose
 from agent.corpus import classify_task, load_corpus
 from agent.evidence import gather_evidence
+from agent.files import atomic_file
 from agent.guard import guard, links_in
 from agent.liif_tool import run_liif
 from agent.plan import make_plan
@@ -166,17 +163,3 @@ def write_outputs(answer: Answer, folder: Path, name: str, extra: dict[str, Any]
     with atomic_file(folder / f"{name}.json") as tmp:
         tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False))
     return answer
-
-
-@contextmanager
-def atomic_file(target: Path) -> Iterator[Path]:
-    """Yields a temp path in the target's folder; on success it replaces the target in one step,
-    so a killed process leaves the old file or the new one, never half of one."""
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from agent.answer import AskOptions, answer_question, atomic_file, llm_backend, write_outputs
+from agent.answer import AskOptions, answer_question, llm_backend, write_outputs
 from agent.catalog import CATALOG_FILE
 from agent.errors import AgentError, QuestionError
+from agent.files import atomic_file
 from agent.parse import FILE_SUFFIXES, parse_question_text
 from agent.schema import Answer
 from agent.settings import AgentSettings

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from agent.corpus import load_corpus, name_key, normalise_url
 from agent.errors import AgentError, QuestionError, validation_problems
+from agent.files import atomic_file
 from agent.parse import EMPTY_VALUES, load_question
 from agent.parse import _key as loose_key
 from agent.schema import ModelCard, PaperCard, Record
@@ -133,8 +134,6 @@ class Catalog:
 
     def save(self) -> None:
         """Written whole to a temporary file and moved into place: a killed process leaves the old catalog."""
-        from agent.answer import atomic_file
-
         self.root.mkdir(parents=True, exist_ok=True)
         with atomic_file(self.path) as tmp:
             tmp.write_text("".join(record.model_dump_json(exclude_defaults=True) + "\n" for record in self.records))

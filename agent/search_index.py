@@ -25,6 +25,7 @@ import numpy as np
 from agent.catalog import CatalogRecord
 from agent.corpus import keyword_scores
 from agent.evidence import tokens
+from agent.files import atomic_file
 from agent.schema import Task
 
 INDEX_DIR = "index"
@@ -144,8 +145,6 @@ def record_task(record: CatalogRecord, vector: np.ndarray, tasks: Sequence[Task]
 
 def save_index(index: SearchIndex, root: Path) -> None:
     """Each file written whole and moved into place; meta.json last, so a half-written index reads as stale."""
-    from agent.answer import atomic_file
-
     folder = Path(root) / INDEX_DIR
     folder.mkdir(parents=True, exist_ok=True)
     with atomic_file(folder / "embeddings.npy") as tmp, tmp.open("wb") as stream:
