@@ -24,6 +24,7 @@ from agent.liif_tool import run_liif
 from agent.plan import make_plan
 from agent.prompts import render
 from agent.render import render_markdown
+from agent.retrieval import CONFIDENT, with_retrieved_records
 from agent.schema import Answer, Draft, Evidence, Grounding, ModelCard, PaperCard, Question, ToolCall
 from agent.settings import AgentSettings
 
@@ -36,19 +37,8 @@ class AskOptions:
     backend: str | None = None  # overrides settings: auto | offline | openai
 
 
-def find_records(question: Question, settings: AgentSettings) -> Question:
-    """A question that came without records gets them from the corpus (reranked by the LLM in openai mode)."""
-    if question.models or question.papers:
-        return question
-    from agent.retrieval import with_retrieved_records
-
-    return with_retrieved_records(question, settings)
-
-
 def retrieval_note(question: Question) -> str:
     """Part 1's opening line when the records were retrieved: what was found, and how surely."""
-    from agent.retrieval import CONFIDENT
-
     note = render("retrieval_note.j2", retrieval=question.retrieval, models=question.models, threshold=CONFIDENT)
     return note.strip()
 
@@ -117,7 +107,7 @@ def answer_question(
     options = options or AskOptions()
     settings = (settings or AgentSettings()).with_backend(options.backend)
     started = time.perf_counter()
-    question = find_records(question, settings)
+    question = with_retrieved_records(question, settings)  # a question without records gets the corpus's
     evidence = build_evidence(question, settings)
     plan = make_plan(evidence, options.image, options.weights, options.tools)
     tool_calls = [run_liif(request.arguments) for request in plan.tools]
