@@ -67,6 +67,11 @@ def parse_size(_ctx: click.Context, _param: click.Parameter, value: str | None) 
     return width, height
 
 
+def weights_option(help: str):
+    """``--weights CKPT``: the same option on every command that runs LIIF, each with its own help."""
+    return click.option("--weights", type=click.Path(path_type=Path, dir_okay=False), help=help)
+
+
 @contextmanager
 def rows_progress(enabled: bool):
     """Yields (on_start, on_rows) callbacks driving a rich progress bar on stderr."""
@@ -111,11 +116,7 @@ def load_liif(weights: Path | None, device: str = "cpu"):
 )
 @click.option("--scale", type=float, help="Enlargement factor, e.g. 4 or 2.5 [default: 4].")
 @click.option("--size", callback=parse_size, metavar="WxH", help="Exact output size instead of --scale.")
-@click.option(
-    "--weights",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="A LIIF checkpoint in the authors' layout (EDSR-baseline or RDN encoder).",
-)
+@weights_option("A LIIF checkpoint in the authors' layout (EDSR-baseline or RDN encoder).")
 @click.option(
     "--precision",
     type=click.Choice(["fp32", "bf16"]),
@@ -197,11 +198,7 @@ no_tools_option = click.option("--no-tools", is_flag=True, help="Answer without 
     type=click.Path(path_type=Path, dir_okay=False),
     help="Run the super-resolution demo on your own picture instead of the astronaut.",
 )
-@click.option(
-    "--weights",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="LIIF checkpoint for the demo, e.g. the authors' rdn-liif.pth.",
-)
+@weights_option("LIIF checkpoint for the demo, e.g. the authors' rdn-liif.pth.")
 @no_tools_option
 def ask(
     source: str, as_json: bool, out: Path | None, backend: str | None, image: Path | None, weights: Path | None,
@@ -601,11 +598,7 @@ def mcp_command(http: bool, port: int, root: Path | None) -> None:
 @cli.command()
 @click.argument("source", required=False)
 @backend_option
-@click.option(
-    "--weights",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="LIIF checkpoint for the demo and /upscale, e.g. the authors' rdn-liif.pth.",
-)
+@weights_option("LIIF checkpoint for the demo and /upscale, e.g. the authors' rdn-liif.pth.")
 @no_tools_option
 def chat(source: str | None, backend: str | None, weights: Path | None, no_tools: bool) -> None:
     """Talk with the AI scientist in the terminal: a question, then follow-ups.

@@ -370,9 +370,10 @@ class OpenAIBackend:
         import openai
 
         retries = self.settings.llm_max_retries
-        after = "" if not retries else f" after {retries} retr{'y' if retries == 1 else 'ies'}"
+        counted = f"{retries} retr{'y' if retries == 1 else 'ies'}"
+        after = f" after {counted}" if retries else ""
         if isinstance(error, openai.APITimeoutError):
-            retried = f" (and {retries} retr{'y' if retries == 1 else 'ies'})" if retries else ""
+            retried = f" (and {counted})" if retries else ""
             return f"openai: timed out after {self.settings.llm_timeout_s} s{retried}"
         if isinstance(error, openai.APIConnectionError):
             return f"openai: cannot connect to {self.settings.openai_base_url or 'https://api.openai.com/v1'}{after}"
