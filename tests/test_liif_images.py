@@ -21,6 +21,15 @@ def upscale(source: Path, output: Path, weights: Path, *extra: str | Path):
     return run("upscale", source, "-o", output, "--weights", weights, *extra)
 
 
+def upscaled(source: Path, weights: Path) -> Image.Image:
+    """``source`` enlarged 4x through the CLI (which must succeed), read back whole."""
+    output = source.with_name(f"{source.stem}-x4.png")
+    assert_ok(upscale(source, output, weights))
+    with Image.open(output) as image:
+        image.load()
+    return image
+
+
 def png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
@@ -66,10 +75,8 @@ def test_loader_reads_every_input_format(tmp_path, small_input, extension):
 def test_cli_upscales_every_input_format(tmp_path, small_input, edsr_weights, extension):
     source = tmp_path / f"input.{extension}"
     small_input.save(source)
-    output = tmp_path / "out.png"
-    assert_ok(upscale(source, output, edsr_weights))
-    with Image.open(output) as out:
-        assert out.format == "PNG" and out.size == (128, 96) and out.mode == "RGB"
+    out = upscaled(source, edsr_weights)
+    assert out.format == "PNG" and out.size == (128, 96) and out.mode == "RGB"
 
 
 OUTPUT_FORMATS = [
@@ -104,10 +111,8 @@ def test_grayscale_stays_grayscale(tmp_path, small_input, edsr_weights):
     np.testing.assert_array_equal(loaded.rgb[..., 0], loaded.rgb[..., 2])
     np.testing.assert_allclose(loaded.rgb[..., 0], np.asarray(small_input.convert("L")) / 255.0, atol=1e-6)
 
-    output = tmp_path / "out.png"
-    assert_ok(upscale(source, output, edsr_weights))
-    with Image.open(output) as out:
-        assert out.mode == "L" and out.size == (128, 96)
+    out = upscaled(source, edsr_weights)
+    assert out.mode == "L" and out.size == (128, 96)
 
 
 def test_grayscale_with_alpha_stays_grayscale_with_alpha(tmp_path, small_input, edsr_weights):
@@ -119,12 +124,10 @@ def test_grayscale_with_alpha_stays_grayscale_with_alpha(tmp_path, small_input, 
     loaded = load_image(source, LIMIT)
     assert loaded.grayscale and loaded.alpha is not None
 
-    output = tmp_path / "out.png"
-    assert_ok(upscale(source, output, edsr_weights))
-    with Image.open(output) as out:
-        assert out.mode == "LA" and out.size == (128, 96)
-        expected = alpha_ramp().resize((128, 96), Image.BICUBIC)
-        np.testing.assert_array_equal(np.asarray(out.getchannel("A")), np.asarray(expected))
+    out = upscaled(source, edsr_weights)
+    assert out.mode == "LA" and out.size == (128, 96)
+    expected = alpha_ramp().resize((128, 96), Image.BICUBIC)
+    np.testing.assert_array_equal(np.asarray(out.getchannel("A")), np.asarray(expected))
 
 
 def test_palette_without_transparency(tmp_path, small_input, edsr_weights):
@@ -137,10 +140,8 @@ def test_palette_without_transparency(tmp_path, small_input, edsr_weights):
     assert loaded.alpha is None and not loaded.grayscale
     np.testing.assert_allclose(loaded.rgb, np.asarray(palette.convert("RGB")) / 255.0, atol=1e-6)
 
-    output = tmp_path / "out.png"
-    assert_ok(upscale(source, output, edsr_weights))
-    with Image.open(output) as out:
-        assert out.mode == "RGB" and out.size == (128, 96)
+    out = upscaled(source, edsr_weights)
+    assert out.mode == "RGB" and out.size == (128, 96)
 
 
 def test_palette_with_transparency_keeps_alpha(tmp_path, small_input, edsr_weights):
@@ -157,14 +158,12 @@ def test_palette_with_transparency_keeps_alpha(tmp_path, small_input, edsr_weigh
     assert loaded.alpha is not None
     assert (loaded.alpha[:, :8] == 0).all() and (loaded.alpha[indices != 63] == 1).all()
 
-    output = tmp_path / "out.png"
-    assert_ok(upscale(source, output, edsr_weights))
-    with Image.open(output) as out:
-        assert out.mode == "RGBA" and out.size == (128, 96)
-        alpha = np.asarray(out.getchannel("A"))
-        assert (alpha[:, :24] == 0).all()  # well inside the transparent band, 4x enlarged
-        expected = Image.fromarray(((indices != 63) * 255).astype(np.uint8), "L").resize((128, 96), Image.BICUBIC)
-        np.testing.assert_array_equal(alpha, np.asarray(expected))
+    out = upscaled(source, edsr_weights)
+    assert out.mode == "RGBA" and out.size == (128, 96)
+    alpha = np.asarray(out.getchannel("A"))
+    assert (alpha[:, :24] == 0).all()  # well inside the transparent band, 4x enlarged
+    expected = Image.fromarray(((indices != 63) * 255).astype(np.uint8), "L").resize((128, 96), Image.BICUBIC)
+    np.testing.assert_array_equal(alpha, np.asarray(expected))
 
 
 def test_rgba_png_output_keeps_the_bicubically_enlarged_alpha(tmp_path, small_input, edsr_weights):
@@ -178,11 +177,9 @@ def test_rgba_png_output_keeps_the_bicubically_enlarged_alpha(tmp_path, small_in
     # colour is kept unpremultiplied, even under full transparency
     np.testing.assert_allclose(loaded.rgb, np.asarray(small_input) / 255.0, atol=1e-6)
 
-    output = tmp_path / "out.png"
-    assert_ok(upscale(source, output, edsr_weights))
-    with Image.open(output) as out:
-        assert out.mode == "RGBA" and out.size == (128, 96)
-        alpha = np.asarray(out.getchannel("A"))
+    out = upscaled(source, edsr_weights)
+    assert out.mode == "RGBA" and out.size == (128, 96)
+    alpha = np.asarray(out.getchannel("A"))
     expected = np.asarray(alpha_ramp().resize((128, 96), Image.BICUBIC))
     np.testing.assert_array_equal(alpha, expected)
     assert alpha.min() == 0 and alpha.max() == 255
@@ -217,11 +214,9 @@ def test_sixteen_bit_grayscale_is_scaled_to_unit_range(tmp_path, edsr_weights):
     # not truncated to the low byte, nor left in 0..65535
     assert abs(loaded.rgb[12, 16, 0] - values[12, 16] / 65535.0) < 1e-6 and 0.4 < loaded.rgb[12, 16, 0] < 0.6
 
-    output = tmp_path / "out.png"
-    assert_ok(upscale(source, output, edsr_weights))
-    with Image.open(output) as out:
-        assert out.mode == "L" and out.size == (128, 96)
-        pixels = np.asarray(out, dtype=np.float32)
+    out = upscaled(source, edsr_weights)
+    assert out.mode == "L" and out.size == (128, 96)
+    pixels = np.asarray(out, dtype=np.float32)
     # a smooth ramp stays a ramp: dark top-left, bright bottom-right, in 8 bits
     assert pixels[:8, :8].mean() < 40 and pixels[-8:, -8:].mean() > 215
 
@@ -250,10 +245,8 @@ def test_exif_orientation_is_applied(tmp_path, small_input, edsr_weights):
     assert np.abs(loaded.rgb - clockwise).mean() < 0.04
     assert np.abs(loaded.rgb - counter).mean() > 2 * np.abs(loaded.rgb - clockwise).mean()
 
-    output = tmp_path / "out.png"
-    assert_ok(upscale(source, output, edsr_weights))
-    with Image.open(output) as out:
-        assert out.size == (96, 128)
+    out = upscaled(source, edsr_weights)
+    assert out.size == (96, 128)
 
 
 # --------------------------------------------------------------------------------------------
