@@ -19,11 +19,11 @@ from agent.compose import compose
 from agent.corpus import classify_task, load_corpus
 from agent.evidence import gather_evidence
 from agent.files import atomic_file
-from agent.guard import guard, links_in
+from agent.guard import guard
 from agent.liif_tool import run_liif
 from agent.plan import make_plan
 from agent.prompts import render
-from agent.render import render_markdown
+from agent.render import render_checked
 from agent.retrieval import CONFIDENT, with_retrieved_records
 from agent.schema import Answer, Draft, Evidence, Grounding, ModelCard, PaperCard, Question, ToolCall
 from agent.settings import AgentSettings
@@ -114,13 +114,13 @@ def answer_question(
     draft, grounding, backend = write_draft(evidence, tool_calls, settings, settings.resolved_backend())
     if question.retrieval is not None:  # said by code, whichever backend drafted
         draft = draft.model_copy(update={"task": f"{retrieval_note(question)}\n\n{draft.task}"})
-    markdown = render_markdown(question.question, draft)
+    markdown, sections, links = render_checked(question.question, draft, grounding)
     return Answer(
         source=question.source,
         question=question.question,
         answer_markdown=markdown,
-        sections=draft.model_dump(),
-        links=links_in(markdown),
+        sections=sections,
+        links=links,
         tool_calls=tool_calls,
         grounding=grounding,
         backend=backend,

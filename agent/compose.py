@@ -9,6 +9,7 @@ from typing import Any
 
 from agent.corpus import classify_task, load_corpus
 from agent.evidence import tokens
+from agent.markdown_text import inline
 from agent.prompts import render
 from agent.schema import Draft, Evidence, ModelCard, PaperCard, Record, ToolCall
 
@@ -85,7 +86,7 @@ def compose(evidence: Evidence, tool_calls: list[ToolCall]) -> Draft:
         "task": evidence.task,
         "task_passage": "T1" if evidence.task else None,
         "models": models,
-        "model_names": ", ".join(m["name"] for m in models) or "the recommended models",
+        "model_names": ", ".join(inline(m["name"]) for m in models) or "the recommended models",
         "papers": papers,
         "runs": tool_calls,
     }

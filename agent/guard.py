@@ -8,11 +8,14 @@ it safely can (drops unsupplied links, adds missing records and links) and repor
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from itertools import permutations
 from typing import Any
 
-from agent.schema import Draft, Grounding, Question, Record, ToolCall
+from agent.markdown_text import escape_raw_html, inline, one_line, unescape
+from agent.rendered_links import enforce
+from agent.schema import LINK_LABELS, Draft, Grounding, Question, Record, ToolCall
 
 SECTIONS = ("task", "workflow", "references")
 
@@ -33,8 +36,6 @@ _DEFINITION = re.compile(_DEF, re.MULTILINE)  # reference-style definitions: `[i
 _LINK = re.compile(
     rf"""
     (?P<DEF>{_DEF})
-    | (?P<HTML>(?i:<a\b[^>]*?\bhref\s*=\s*(?:"(?P<href1>[^"]*)"|'(?P<href2>[^']*)'|(?P<href3>[^\s>"']+))[^>]*>)
-        (?P<html_text>(?s:.*?))(?i:</a\s*>))
     | (?P<INLINE>!?\[(?P<inline_text>{_BRACKETED})\]
         \(\s*(?:<(?P<target1>[^<>\n]*)>|(?P<target2>(?:[^\s()]|\([^\s()]*\))*))(?:\s+{_TITLE})?\s*\))
     | (?P<REF>\[(?P<ref_text>{_BRACKETED})\]\[(?P<ref_id>[^\[\]\n]*)\])
@@ -121,10 +122,9 @@ class _Links:
         if kind == "DEF":
             url = match["def_url"]
             return whole if not _is_url(url) or self._keep(url, strip) else ""
-        if kind in ("HTML", "INLINE"):
-            text_group = "html_text" if kind == "HTML" else "inline_text"
-            first, *rest = ("href1", "href2", "href3") if kind == "HTML" else ("target1", "target2")
-            target = next((match[g] for g in (first, *rest) if match[g] is not None), "")
+        if kind == "INLINE":
+            text_group = "inline_text"
+            target = match["target1"] if match["target1"] is not None else match["target2"] or ""
             cut = _is_url(target) and (strip or not self._is_allowed(target))
             text = self._text_only(match[text_group]) if cut else self._rewrite(match[text_group], strip)
             if _is_url(target):
@@ -152,9 +152,10 @@ def _tidy(text: str) -> str:
     wrapped = re.compile(
         r"\(\s*\x00[\s\x00]*\)|\[\s*\x00[\s\x00]*\]|<\s*\x00\s*>|`\x00`|\"\x00\"|\*\*\x00\*\*|\*\x00\*"
     )
-    previous = None
-    while previous != text:
-        previous, text = text, wrapped.sub(_GAP, text)
+    for _ in range(4):  # brackets around brackets around a cut link; deeper nesting is left as it is
+        text, count = wrapped.subn(_GAP, text)
+        if not count:
+            break
     text = re.sub(r"[ \t]*·[ \t]*\x00", " " + _GAP, text)
     text = re.sub(r"\x00[ \t]*·[ \t]*", _GAP + " ", text)
     lines = []
@@ -177,8 +178,9 @@ def _close_gap(gap: re.Match[str]) -> str:
 
 
 def strip_unsupplied_links(text: str, allowed: list[str]) -> str:
-    """``text`` without any link outside ``allowed``: the guard's link rule for free text (chat replies)."""
-    return _Links(frozenset(allowed)).run(text)
+    """``text`` without any link outside ``allowed``, as a renderer sees it: the guard's link rule
+    for free text (chat replies)."""
+    return enforce(_Links(frozenset(allowed)).run(escape_raw_html(text)), allowed)[0]
 
 
 def links_in(text: str) -> list[str]:
@@ -201,42 +203,83 @@ def _names(record: Record, kind: str) -> list[str]:
     short = record.name.split(":", 1)[0].strip()
     if kind == "paper" and short != record.name and len(short) >= 4:
         names.append(short)
-    return [" ".join(name.lower().split()) for name in names]
-
-
-def _named(names: list[str], text: str) -> bool:
-    """A name stands on its own: "LIIF" is not named by "SISR-Any-LIIF-RDN"."""
-    plain = _plain(text)
-    return any(re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", plain) for name in names)
+    return [_plain(name) for name in names]
 
 
 def _plain(text: str) -> str:
-    """Lower-cased text without URLs or emphasis marks, for name matching (a name inside a URL is no name)."""
-    return " ".join(re.sub(r"[*`]", "", _Links(allowed=frozenset()).run(text)).lower().split())
+    """What a reader sees of a line, lower-cased: escapes, URLs and emphasis marks gone (a name inside
+    a URL is no name), whitespace single."""
+    text = _Links(allowed=frozenset()).run(unescape(text)).replace(_GAP, " ")
+    return " ".join(re.sub(r"[*`]", "", text).lower().split())
+
+
+_WORD = re.compile(r"[\w-]+")
+
+
+class _NameIndex:
+    """Where whole names occur in a text, line by line, found through their rarest word: a name
+    "stands on its own" ("LIIF" is not named by "SISR-Any-LIIF-RDN"). Lookups cost the rarest
+    word's occurrences, not the text's length, so covering many records stays linear."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.raw = lines
+        self.lines = [_plain(line) for line in lines]
+        self.where: dict[str, list[tuple[int, int]]] = {}
+        for number, line in enumerate(self.lines):
+            for word in _WORD.finditer(line):
+                self.where.setdefault(word[0], []).append((number, word.start()))
+
+    def line_naming(self, names: list[str], list_items_only: bool = False) -> int | None:
+        """The first line that names any of ``names`` on its own (only list items, if asked)."""
+        found = [n for n in (self._first(name, list_items_only) for name in names) if n is not None]
+        return min(found, default=None)
+
+    def _first(self, name: str, list_items_only: bool) -> int | None:
+        words = [(w[0], w.start()) for w in _WORD.finditer(name)]
+        if not words:
+            return None
+        word, offset = min(words, key=lambda w: len(self.where.get(w[0], ())))
+        for number, at in self.where.get(word, ()):
+            line, start = self.lines[number], at - offset
+            if start < 0 or line[start : start + len(name)] != name:
+                continue
+            before, after = line[start - 1 : start], line[start + len(name) : start + len(name) + 1]
+            if _WORD.fullmatch(before or " ") or _WORD.fullmatch(after or " "):
+                continue
+            if not list_items_only or _LIST_ITEM.match(self.raw[number]):
+                return number
+        return None
+
+
+def _entry(record: Record, links: list[str]) -> str:
+    """A references list item naming a record (its name escaped) with links as autolinks."""
+    return f"- **{inline(record.name)}**" + (": " + " · ".join(f"<{url}>" for url in links) if links else "")
 
 
 def _cover(references: str, question: Question) -> tuple[str, list[str]]:
     """Name every supplied record in the references with all its links, adding what is missing."""
     issues = []
+    lines = references.split("\n")
+    index = _NameIndex(lines)
+    present = set(links_in(references))
+    added: list[str] = []
     records = [("model", r) for r in question.models] + [("paper", r) for r in question.papers]
     for kind, record in records:
-        present = set(links_in(references))
         missing = [url for url in record.links() if url not in present]
+        present.update(missing)
         names = _names(record, kind)
-        lines = references.split("\n")
-        if not _named(names, references):
-            entry = f"- **{record.name}**" + (f": {' · '.join(record.links())}" if record.links() else "")
-            references = references.rstrip() + "\n" + entry if references.strip() else entry
-            issues.append(f"added missing {kind}: {record.name}")
+        if index.line_naming(names) is None:
+            added.append(_entry(record, record.links()))
+            issues.append(f"added missing {kind}: {one_line(record.name)}")
         elif missing:
-            at = next((i for i, line in enumerate(lines) if _LIST_ITEM.match(line) and _named(names, line)), None)
+            at = index.line_naming(names, list_items_only=True)
             if at is None:
-                references = references.rstrip() + f"\n- **{record.name}**: {' · '.join(missing)}"
+                added.append(_entry(record, missing))
             else:
-                lines[at] = lines[at].rstrip() + " · " + " · ".join(missing)
-                references = "\n".join(lines)
-            issues.append(f"added missing links for {record.name}")
-    return references, issues
+                lines[at] = lines[at].rstrip() + " · " + " · ".join(f"<{url}>" for url in missing)
+            issues.append(f"added missing links for {one_line(record.name)}")
+    body = "\n".join(lines).rstrip()
+    return "\n".join([body, *added] if body.strip() else added), issues
 
 
 # --------------------------------------------------------------------------------------------
@@ -248,7 +291,9 @@ _NUMBER = re.compile(
     r"(?P<suffix>%|[ \t]?ms\b|[kKMBG](?![A-Za-z])|[x×](?![A-Za-z]))?"
 )
 _SCALE = {"k": 1e3, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9}
-_CODE_PATH = re.compile(r"`[^`\n]*(?:[/\\]|\.[A-Za-z]\w{0,9}\b)[^`\n]*`")
+_CODE_SPAN = re.compile(r"`[^`\n]*`")
+_PATH_LIKE = re.compile(r"[/\\]|\.[A-Za-z]\w{0,9}\b")
+_NOT_A_QUANTITY = re.compile(r"(?:st|nd|rd|th)\b|[A-Za-z_]+\d")  # an ordinal, or part of an identifier
 _FILE = re.compile(rf"(?<![\w./\\~-])[\w./\\~-]*\.(?:{_FILE_EXTENSIONS})\b", re.IGNORECASE)  # a file path
 
 
@@ -270,7 +315,7 @@ def _leaves(value: Any) -> Iterator[Any]:
         yield value
 
 
-def _pool(question: Question, sources: Iterable[str], tool_calls: Iterable[ToolCall]) -> set[float]:
+def _pool(question: Question, sources: Iterable[str], tool_calls: Iterable[ToolCall]) -> list[float]:
     """Every value a draft's number may come from: evidence texts, tool arguments and results, and
     each result's pairwise differences (also of rounded values, as a writer would subtract) and ratios."""
     texts = [*sources, question.question]
@@ -292,14 +337,14 @@ def _pool(question: Question, sources: Iterable[str], tool_calls: Iterable[ToolC
             pool.add(abs(a - b))
             if b:
                 pool.add(a / b)
-    return pool
+    return sorted(pool)
 
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _traceable(value: float, decimals: int, suffix: str, pool: set[float]) -> bool:
+def _traceable(value: float, decimals: int, suffix: str, pool: list[float]) -> bool:
     """True when some pool value, rounded to the draft's own decimal places, gives this number."""
     tolerance = 0.5 * 10**-decimals * (1 + 1e-9)
     readings = [(value, tolerance)]
@@ -309,16 +354,21 @@ def _traceable(value: float, decimals: int, suffix: str, pool: set[float]) -> bo
         readings.append((value / 1000, tolerance / 1000))
     elif suffix == "%":  # a fraction, or a ratio read as "x% more" / "x% less"
         readings += [(f, tolerance / 100) for f in (value / 100, 1 + value / 100, 1 - value / 100)]
-    return any(abs(p - v) <= t for p in pool for v, t in readings)
+    for v, t in readings:
+        at = bisect_left(pool, v - t)
+        if at < len(pool) and pool[at] <= v + t:
+            return True
+    return False
 
 
-def _unverified(text: str, pool: set[float]) -> list[str]:
+def _unverified(text: str, pool: list[float]) -> list[str]:
     """Numbers of the draft (outside URLs and code paths) that no evidence or tool result gives."""
-    prose = _FILE.sub(" ", _CODE_PATH.sub(" ", _Links(allowed=frozenset()).run(text)))
+    prose = _Links(allowed=frozenset()).run(text)
+    prose = _FILE.sub(" ", _CODE_SPAN.sub(lambda span: " " if _PATH_LIKE.search(span[0]) else span[0], prose))
     found = []
     for match, value, decimals in _numbers(prose):
-        suffix, rest = match["suffix"] or "", prose[match.end() :]
-        if re.match(r"(?:st|nd|rd|th)\b|[A-Za-z_]+\d", rest):
+        suffix = match["suffix"] or ""
+        if _NOT_A_QUANTITY.match(prose, match.end()):
             continue  # an ordinal or part of an identifier (hash, model code)
         bare_integer = not match["frac"] and "," not in match["int"] and suffix.strip() not in ("%", *_SCALE)
         if bare_integer and (value <= 10 or (len(match["int"]) == 4 and 1900 <= value <= 2099)):
@@ -338,12 +388,17 @@ def guard(draft: Draft, question: Question, sources: list[str], tool_calls: list
     issues: list[str] = []
     sections = {}
     for name in SECTIONS:
-        text = links.run(getattr(draft, name))
+        text = links.run(escape_raw_html(getattr(draft, name)))
         for heading in _PART_HEADING.findall(text):
-            issues.append(f"removed stray part heading in {name}: {heading.strip()}")
+            issues.append(f"removed stray part heading in {name}: {one_line(heading)}")
         sections[name] = _PART_HEADING.sub("", text)
     removed = list(dict.fromkeys(links.removed))
     issues = [f"removed link not in the supplied records: {url}" for url in removed] + issues
+    issues += [
+        f"dropped the {LINK_LABELS[field]} field of {one_line(record.name)}: not one http(s) URL"
+        for record in [*question.models, *question.papers]
+        for field in record.dropped_links
+    ]
     missing = [f"missing part: {name}" for name in SECTIONS if not sections[name].strip()]
     sections["references"], covered = _cover(sections["references"], question)
     pool = _pool(question, sources, tool_calls)

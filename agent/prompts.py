@@ -8,12 +8,15 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from agent.markdown_text import code, inline
+
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 
 
 @cache
 def environment() -> Environment:
-    return Environment(
+    """``| md`` echoes untrusted text as inert Markdown, ``| code`` as an inline code span."""
+    env = Environment(
         loader=FileSystemLoader(PROMPTS_DIR),
         undefined=StrictUndefined,  # a missing variable is a bug, not an empty string
         trim_blocks=True,
@@ -21,6 +24,8 @@ def environment() -> Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
+    env.filters.update(md=inline, code=code)
+    return env
 
 
 def render(name: str, **context: Any) -> str:

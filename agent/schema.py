@@ -5,21 +5,66 @@ Question -> Evidence -> Plan -> tool runs -> Draft -> (guard) -> Answer
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from agent.markdown_text import clean_text
 
 LINK_FIELDS = ("paper", "github", "huggingface")
+LINK_LABELS = {"paper": "Paper", "github": "GitHub", "huggingface": "HuggingFace"}
+
+_ONE_URL = re.compile(r"https?://[^\s<>\"'`\\^{}|\[\]\x00-\x1f\x7f]+", re.IGNORECASE)
+_HOST = re.compile(r"[^\W_](?:[\w-]*[^\W_])?(?:\.[^\W_](?:[\w-]*[^\W_])?)*\.?")
+
+
+def is_single_url(value: str) -> bool:
+    """Exactly one absolute http(s) URL: no spaces, no Markdown or HTML around or inside it, a real host."""
+    if not _ONE_URL.fullmatch(value):
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (raises on a port that is not a number in range)
+    except ValueError:
+        return False
+    host = parts.hostname or ""
+    return bool(_HOST.fullmatch(host)) and "@" not in parts.netloc
 
 
 class Record(BaseModel):
-    """A supplied model or paper: its name (a model's unique name, or a paper's title) and links."""
+    """A supplied model or paper: its name (a model's unique name, or a paper's title) and links.
+
+    A link field holds exactly one absolute http(s) URL or nothing: any other value (two URLs, a URL
+    with Markdown around it, another scheme, newlines) is moved to ``dropped_links`` for the
+    grounding report and never reaches an answer."""
 
     name: str
     paper: str | None = None
     github: str | None = None
     huggingface: str | None = None
     summary: str | None = None
+    dropped_links: dict[str, str] = Field(default_factory=dict)  # field -> the refused value
+
+    @field_validator("name", "summary", mode="after")
+    @classmethod
+    def _clean(cls, value: str | None) -> str | None:
+        return clean_text(value) if value is not None else None
+
+    @model_validator(mode="after")
+    def _single_urls(self) -> Record:
+        for field in LINK_FIELDS:
+            value = getattr(self, field)
+            if value is None:
+                continue
+            url = value.strip()
+            if is_single_url(url):
+                setattr(self, field, url)
+            else:
+                self.dropped_links[field] = clean_text(value)
+                setattr(self, field, None)
+        return self
 
     def links(self) -> list[str]:
         """The record's supplied links, in field order, verbatim."""
@@ -56,6 +101,11 @@ class Question(BaseModel):
     models: list[Record] = Field(default_factory=list)  # recommended models
     papers: list[Record] = Field(default_factory=list)  # related papers
     retrieval: Retrieval | None = None  # set when the records were retrieved rather than supplied
+
+    @field_validator("source", "question", mode="after")
+    @classmethod
+    def _clean(cls, value: str) -> str:
+        return clean_text(value)
 
     def supplied_links(self) -> list[str]:
         """Every link the records supply, verbatim, first occurrence first: the only links an answer may use."""

@@ -207,7 +207,7 @@ def test_supplied_link_replaced_by_lookalike_is_restored():
     assert all_links(repaired) == SUPPLIED
     assert (
         repaired.references.split("\n")[1]
-        == f"- **{FEATSHARP_TITLE}**: — sharpens feature maps, not photos; tangential. · {FEATSHARP}"
+        == f"- **{FEATSHARP_TITLE}**: — sharpens feature maps, not photos; tangential. · <{FEATSHARP}>"
     )
     assert report.ok
 
@@ -219,7 +219,7 @@ def test_markdown_link_whose_text_is_a_supplied_link_is_removed_and_the_real_lin
     assert "evil" not in repaired.references
     assert f"[{LIIF_CODE}]" not in repaired.references
     first_line = repaired.references.split("\n")[0]
-    assert first_line == f"- **SISR-Any-LIIF-RDN** (recommended model): paper {LIIF_PAPER} · code · {LIIF_CODE}"
+    assert first_line == f"- **SISR-Any-LIIF-RDN** (recommended model): paper {LIIF_PAPER} · code · <{LIIF_CODE}>"
     assert "added missing links for SISR-Any-LIIF-RDN" in report.issues
     assert report.ok
 
@@ -274,7 +274,7 @@ def test_stray_numbered_heading_is_stripped():
 def test_omitted_paper_is_appended_with_its_exact_link():
     references = "\n".join(line for line in REFERENCES.split("\n") if "ImageNet-Hard" not in line)
     repaired, report = run(GOOD.model_copy(update={"references": references}))
-    assert repaired.references.endswith(f"\n- **{IMAGENET_HARD_TITLE}**: {IMAGENET_HARD}")
+    assert repaired.references.endswith(f"\n- **{IMAGENET_HARD_TITLE}**: <{IMAGENET_HARD}>")
     assert f"added missing paper: {IMAGENET_HARD_TITLE}" in report.issues
     assert report.ok
 
@@ -282,7 +282,7 @@ def test_omitted_paper_is_appended_with_its_exact_link():
 def test_model_named_without_its_github_link_gets_it():
     references = REFERENCES.replace(f" · code {LIIF_CODE}", "")
     repaired, report = run(GOOD.model_copy(update={"references": references}))
-    assert repaired.references.split("\n")[0].endswith(f"paper {LIIF_PAPER} · {LIIF_CODE}")
+    assert repaired.references.split("\n")[0].endswith(f"paper {LIIF_PAPER} · <{LIIF_CODE}>")
     assert report.issues == ["added missing links for SISR-Any-LIIF-RDN"]
     assert report.ok
 
@@ -290,13 +290,13 @@ def test_model_named_without_its_github_link_gets_it():
 def test_model_named_in_prose_gets_a_new_line():
     references = "The recommended model is sisr-any-liif-rdn.\n" + "\n".join(REFERENCES.split("\n")[1:])
     repaired, _ = run(GOOD.model_copy(update={"references": references}))
-    assert repaired.references.endswith(f"\n- **SISR-Any-LIIF-RDN**: {LIIF_PAPER} · {LIIF_CODE}")
+    assert repaired.references.endswith(f"\n- **SISR-Any-LIIF-RDN**: <{LIIF_PAPER}> · <{LIIF_CODE}>")
 
 
 def test_model_missing_entirely_is_appended():
     references = "\n".join(REFERENCES.split("\n")[1:])
     repaired, report = run(GOOD.model_copy(update={"references": references}))
-    assert repaired.references.endswith(f"\n- **SISR-Any-LIIF-RDN**: {LIIF_PAPER} · {LIIF_CODE}")
+    assert repaired.references.endswith(f"\n- **SISR-Any-LIIF-RDN**: <{LIIF_PAPER}> · <{LIIF_CODE}>")
     assert "added missing model: SISR-Any-LIIF-RDN" in report.issues
 
 
@@ -311,7 +311,7 @@ def test_paper_may_be_named_by_its_short_title():
 def test_name_inside_a_url_or_a_longer_name_does_not_count(name):
     question = QUESTION.model_copy(update={"models": [Record(name=name, github=LIIF_CODE)]})
     repaired, report = run(GOOD, question=question)
-    assert repaired.references.endswith(f"\n- **{name}**: {LIIF_CODE}")
+    assert repaired.references.endswith(f"\n- **{name}**: <{LIIF_CODE}>")
     assert f"added missing model: {name}" in report.issues
 
 

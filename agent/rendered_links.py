@@ -1,0 +1,161 @@
+"""The judge of the link rule: what a Markdown renderer will actually link, found by rendering.
+
+The guard's regexes rewrite drafts; this module decides. It parses the final answer with
+markdown-it-py (the parser rich uses) set up to link as much as any common renderer would:
+CommonMark, GFM tables and strikethrough, linkify (bare domains, ``www.``, e-mail addresses), raw
+HTML on, and every link target accepted (``javascript:`` too), then collects every URL a browser
+would follow or fetch: link and image targets (entities decoded), autolinks, linkified text, and the
+URL attributes of raw HTML (``href``, ``src``, ``srcset``, ``action``, ``formaction``, ``ping``,
+``poster``, ``background``, ``style`` ``url(…)`` and more; ``on…`` handlers count too).
+
+``enforce`` keeps only URLs string-equal to a supplied field and cuts the rest: first the one spot
+(the linkified text or HTML tag made inert), then the block's lines escaped, then the block's lines
+dropped, re-parsing after each step until nothing unsupplied is left.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from html.parser import HTMLParser
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+from agent.markdown_text import inline
+
+URL_ATTRIBUTES = frozenset(
+    "href src srcset action formaction ping poster background data cite codebase longdesc manifest "
+    "lowsrc dynsrc icon profile archive usemap xlink:href imagesrcset".split()
+)
+_CSS_URL = re.compile(r"url\(\s*['\"]?([^'\")\s]*)|@import\s+['\"]([^'\"]*)", re.IGNORECASE)
+_REFRESH = re.compile(r"url\s*=\s*['\"]?([^'\";\s]+)", re.IGNORECASE)
+_CONTAINER = re.compile(r"^(?:[ \t]*(?:>[ \t]?|[-*+][ \t]+|\d{1,9}[.)][ \t]+))*[ \t]*")
+_MAX_ROUNDS = 8
+
+
+@cache
+def parser() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": True, "linkify": True}).enable(["linkify", "table", "strikethrough"])
+    md.validateLink = lambda url: True  # judge every target, even schemes a renderer would refuse
+    return md
+
+
+@dataclass(frozen=True)
+class RenderedLink:
+    """One URL a renderer makes followable or fetchable."""
+
+    url: str  # as the renderer resolves it: entities decoded, normalised (percent-encoding, punycode)
+    kind: str  # link | image | autolink | linkify | html
+    lines: tuple[int, int]  # the source lines of the block it sits in
+    source: str | None = None  # its exact source text, when the parser gives it (linkified text, a tag)
+
+
+class _Attributes(HTMLParser):
+    """The URLs in a piece of raw HTML, the way a browser reads its attributes."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name.lower(): value or "" for name, value in attrs}
+        for name, value in values.items():
+            if name in ("srcset", "imagesrcset"):
+                self.urls += [part.split()[0] for part in value.split(",") if part.split()]
+            elif name == "ping":
+                self.urls += value.split()
+            elif name in URL_ATTRIBUTES:
+                self.urls.append(value.strip())
+            elif name == "style":
+                self.urls += [a or b for a, b in _CSS_URL.findall(value)]
+            elif name.startswith("on"):
+                self.urls.append(f"{name}={value}")  # script runs: as bad as any unsupplied link
+        if tag == "meta" and "url" in values.get("content", "").lower():
+            self.urls += _REFRESH.findall(values["content"])
+
+    handle_startendtag = handle_starttag
+
+    def handle_data(self, data: str) -> None:  # <style>@import …</style>
+        self.urls += [a or b for a, b in _CSS_URL.findall(data)]
+
+
+def html_urls(html: str) -> list[str]:
+    reader = _Attributes()
+    reader.feed(html)
+    reader.close()
+    return reader.urls
+
+
+def rendered_links(markdown: str) -> list[RenderedLink]:
+    """Every URL a renderer of ``markdown`` would link to or fetch, in reading order."""
+    found: list[RenderedLink] = []
+    lines = (0, 0)
+    for token in parser().parse(markdown):
+        lines = tuple(token.map) if token.map else lines  # type: ignore[assignment]
+        if token.type == "html_block":
+            found += [RenderedLink(url, "html", lines) for url in html_urls(token.content)]
+        for i, child in enumerate(token.children or []):
+            found += _inline_links(child, token.children[i + 1 : i + 2], lines)  # type: ignore[index]
+    return found
+
+
+def _inline_links(token: Token, after: list[Token], lines: tuple[int, int]) -> list[RenderedLink]:
+    if token.type == "link_open":
+        kind = {"linkify": "linkify", "autolink": "autolink"}.get(token.markup, "link")
+        source = after[0].content if kind == "linkify" and after else None
+        return [RenderedLink(str(token.attrGet("href") or ""), kind, lines, source)]
+    if token.type == "image":
+        return [RenderedLink(str(token.attrGet("src") or ""), "image", lines)]
+    if token.type == "html_inline":
+        return [RenderedLink(url, "html", lines, token.content) for url in html_urls(token.content)]
+    return []
+
+
+def accepted_forms(allowed: list[str]) -> dict[str, str]:
+    """Each supplied link as a renderer resolves it -> the supplied text."""
+    normalise = parser().normalizeLink
+    return {**{url: url for url in allowed}, **{normalise(url): url for url in allowed}}
+
+
+def supplied_links_in(markdown: str, allowed: list[str]) -> list[str]:
+    """The supplied links a renderer links in ``markdown``, verbatim, first occurrence first."""
+    accepted = accepted_forms(allowed)
+    return list(dict.fromkeys(accepted[link.url] for link in rendered_links(markdown) if link.url in accepted))
+
+
+def enforce(markdown: str, allowed: list[str]) -> tuple[str, list[str]]:
+    """``markdown`` with every rendered URL outside ``allowed`` cut; returns it and the URLs cut."""
+    accepted = accepted_forms(allowed)
+    cut: list[str] = []
+    for attempt in range(_MAX_ROUNDS):
+        leaks = [link for link in rendered_links(markdown) if link.url not in accepted]
+        if not leaks:
+            return markdown, list(dict.fromkeys(cut))
+        cut += [link.url for link in leaks]
+        lines = markdown.split("\n")
+        blocks: dict[tuple[int, int], list[RenderedLink]] = {}
+        for leak in leaks:
+            blocks.setdefault(leak.lines, []).append(leak)
+        for (start, end), here in sorted(blocks.items(), reverse=True):  # bottom up: earlier lines stay put
+            if attempt == 0 and all(leak.source for leak in here):
+                block = "\n".join(lines[start:end])
+                for source in {leak.source for leak in here}:
+                    block = block.replace(source, inline(source))  # type: ignore[arg-type]
+                lines[start:end] = block.split("\n")
+            elif attempt <= 1:
+                lines[start:end] = [_inert(line) for line in lines[start:end]]
+            else:
+                lines[start:end] = [""] * (end - start)  # dropped; blank lines keep the other blocks apart
+        markdown = "\n".join(lines)
+    inert = "\n".join(_inert(line) for line in markdown.split("\n"))  # cannot link: checked below
+    if any(link.url not in accepted for link in rendered_links(inert)):
+        return "The answer was withheld: it could not be shown without links outside the supplied records.", cut
+    return inert, list(dict.fromkeys(cut))
+
+
+def _inert(line: str) -> str:
+    """A line as text that links nothing, keeping its list or quote markers."""
+    prefix = _CONTAINER.match(line)[0]  # type: ignore[index]
+    return prefix + inline(line[len(prefix) :])
