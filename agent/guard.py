@@ -180,7 +180,7 @@ def _close_gap(gap: re.Match[str]) -> str:
 def strip_unsupplied_links(text: str, allowed: list[str]) -> str:
     """``text`` without any link outside ``allowed``, as a renderer sees it: the guard's link rule
     for free text (chat replies)."""
-    return enforce(_Links(frozenset(allowed)).run(escape_raw_html(text)), allowed)[0]
+    return enforce(_Links(frozenset(allowed)).run(escape_raw_html(text)), allowed).markdown
 
 
 def links_in(text: str) -> list[str]:
@@ -388,7 +388,11 @@ def guard(draft: Draft, question: Question, sources: list[str], tool_calls: list
     issues: list[str] = []
     sections = {}
     for name in SECTIONS:
-        text = links.run(escape_raw_html(getattr(draft, name)))
+        raw = getattr(draft, name)
+        text = escape_raw_html(raw)
+        if text != raw:
+            issues.append(f"made raw HTML in {name} plain text: answers carry no HTML")
+        text = links.run(text)
         for heading in _PART_HEADING.findall(text):
             issues.append(f"removed stray part heading in {name}: {one_line(heading)}")
         sections[name] = _PART_HEADING.sub("", text)

@@ -19,9 +19,11 @@ _WHITESPACE = re.compile(r"\s+")
 
 # Always escaped: what opens links, images, emphasis, code, HTML, entities, tables, strikethrough.
 _ALWAYS = re.compile(r"([\\`*_\[\]<>&|~@])")
-# Escaped where a linkifier would read an address: a dot inside a word (evil.com, www.x), a colon
+# Escaped where a linkifier would read an address: a dot inside a word (evil.com), after www, a colon
 # before anything but a space (https:, mailto:, host:8080), a slash after a colon or another slash.
-_ADDRESS = re.compile(r"(?<=[^\W_])\.(?=[^\W\d_])|:(?=\S)|(?<=[:/])/")
+_ADDRESS = re.compile(
+    r"(?<=[^\W_])\.(?=[^\W\d_])|(?i:(?<=www)|(?<=www\d)|(?<=www\d\d)|(?<=www\d\d\d))\.|:(?=\S)|(?<=[:/])/"
+)
 # Escaped at the start of the line only: what opens a heading, a list, a quote, a rule, a setext line.
 _LINE_START = re.compile(r"^(\s*)([#>+=\-]|\d+(?=[.)]))")
 _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
@@ -64,10 +66,10 @@ def unescape(text: str) -> str:
     return _ESCAPED.sub(r"\1", text)
 
 
-_RAW_TAG = re.compile(r"<(?=[A-Za-z][A-Za-z0-9-]*(?:[\s/>]|$)|/|!|\?)")
+_RAW_TAG = re.compile(r"(?<!\\)((?:\\\\)*)<(?=[A-Za-z][A-Za-z0-9-]*(?:[\s/>]|$)|/|!|\?)")  # not after a \
 
 
 def escape_raw_html(text: str) -> str:
     """Every raw HTML tag, closing tag, comment or declaration in a draft made visible text: answers
     never carry HTML (autolinks such as ``<https://…>`` are not tags and stay)."""
-    return _RAW_TAG.sub("&lt;", text)
+    return _RAW_TAG.sub(r"\1&lt;", text)

@@ -6,7 +6,7 @@ import re
 
 from agent.guard import SECTIONS
 from agent.prompts import render
-from agent.rendered_links import enforce, supplied_links_in
+from agent.rendered_links import enforce
 from agent.schema import Draft, Grounding
 
 _PART = re.compile(r"^## [1-3]\. .*(?:\n|$)", re.MULTILINE)  # the layout's own headings (drafts' are removed)
@@ -26,8 +26,8 @@ def sections_of(markdown: str) -> dict[str, str]:
 def render_checked(question: str, draft: Draft, grounding: Grounding) -> tuple[str, dict[str, str], list[str]]:
     """The answer's Markdown after the renderer's check (cuts reported in ``grounding``), its three
     parts, and the supplied links a renderer links in it."""
-    markdown, cut = enforce(render_markdown(question, draft), grounding.allowed_links)
-    if cut:
-        grounding.removed_links = list(dict.fromkeys([*grounding.removed_links, *cut]))
-        grounding.issues += [f"removed a link the rendered answer would have followed: {url}" for url in cut]
-    return markdown, sections_of(markdown), supplied_links_in(markdown, grounding.allowed_links)
+    checked = enforce(render_markdown(question, draft), grounding.allowed_links)
+    if checked.cut:
+        grounding.removed_links = list(dict.fromkeys([*grounding.removed_links, *checked.cut]))
+        grounding.issues += [f"removed a link the rendered answer would have followed: {url}" for url in checked.cut]
+    return checked.markdown, sections_of(checked.markdown), checked.links

@@ -119,20 +119,26 @@ def accepted_forms(allowed: list[str]) -> dict[str, str]:
     return {**{url: url for url in allowed}, **{normalise(url): url for url in allowed}}
 
 
-def supplied_links_in(markdown: str, allowed: list[str]) -> list[str]:
-    """The supplied links a renderer links in ``markdown``, verbatim, first occurrence first."""
-    accepted = accepted_forms(allowed)
-    return list(dict.fromkeys(accepted[link.url] for link in rendered_links(markdown) if link.url in accepted))
+@dataclass(frozen=True)
+class Checked:
+    """An answer after the check: its Markdown, the supplied links it links (verbatim, first occurrence
+    first) and the URLs that were cut."""
+
+    markdown: str
+    links: list[str]
+    cut: list[str]
 
 
-def enforce(markdown: str, allowed: list[str]) -> tuple[str, list[str]]:
-    """``markdown`` with every rendered URL outside ``allowed`` cut; returns it and the URLs cut."""
+def enforce(markdown: str, allowed: list[str]) -> Checked:
+    """``markdown`` with every rendered URL outside ``allowed`` cut."""
     accepted = accepted_forms(allowed)
     cut: list[str] = []
     for attempt in range(_MAX_ROUNDS):
-        leaks = [link for link in rendered_links(markdown) if link.url not in accepted]
+        found = rendered_links(markdown)
+        leaks = [link for link in found if link.url not in accepted]
         if not leaks:
-            return markdown, list(dict.fromkeys(cut))
+            links = list(dict.fromkeys(accepted[link.url] for link in found))
+            return Checked(markdown, links, list(dict.fromkeys(cut)))
         cut += [link.url for link in leaks]
         lines = markdown.split("\n")
         blocks: dict[tuple[int, int], list[RenderedLink]] = {}
@@ -150,9 +156,11 @@ def enforce(markdown: str, allowed: list[str]) -> tuple[str, list[str]]:
                 lines[start:end] = [""] * (end - start)  # dropped; blank lines keep the other blocks apart
         markdown = "\n".join(lines)
     inert = "\n".join(_inert(line) for line in markdown.split("\n"))  # cannot link: checked below
-    if any(link.url not in accepted for link in rendered_links(inert)):
-        return "The answer was withheld: it could not be shown without links outside the supplied records.", cut
-    return inert, list(dict.fromkeys(cut))
+    found = rendered_links(inert)
+    if any(link.url not in accepted for link in found):
+        withheld = "The answer was withheld: it could not be shown without links outside the supplied records."
+        return Checked(withheld, [], list(dict.fromkeys(cut)))
+    return Checked(inert, list(dict.fromkeys(accepted[link.url] for link in found)), list(dict.fromkeys(cut)))
 
 
 def _inert(line: str) -> str:
