@@ -128,12 +128,29 @@ def classify_task(corpus: Corpus, text: str, cards: Sequence[Card | None] = ()) 
 def keyword_scores(tasks: Sequence[Task], text: str) -> dict[str, int]:
     """Each task whose keywords occur in ``text``, scored by the words of its distinct matched keywords."""
     scores = {}
+    lowered = text.lower()
     for task in tasks:
-        keywords = {" ".join(_words(keyword)).casefold() for keyword in task.keywords}  # "speech-to-text" once
-        score = sum(len(_words(keyword)) for keyword in keywords if _keyword_pattern(keyword).search(text))
+        score = sum(
+            words
+            for prefix, pattern, words in _task_keywords(tuple(task.keywords))
+            if prefix in lowered and pattern.search(text)  # the substring test skips most regexes, cheaply
+        )
         if score:
             scores[task.id] = score
     return scores
+
+
+@cache
+def _task_keywords(keywords: tuple[str, ...]) -> tuple[tuple[str, re.Pattern[str], int], ...]:
+    """A task's distinct keywords ("speech-to-text" once): the text any match must contain, the pattern,
+    and the keyword's word count."""
+    distinct = dict.fromkeys(" ".join(_words(keyword)).casefold() for keyword in keywords)
+    found = []
+    for keyword in distinct:
+        words = _words(keyword)
+        first = words[0][:-1] if len(words) == 1 and len(words[0]) > 2 else words[0]  # enlarge -> enlarging
+        found.append((first.lower(), _keyword_pattern(keyword), len(words)))
+    return tuple(found)
 
 
 def _words(phrase: str) -> list[str]:
