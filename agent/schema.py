@@ -16,12 +16,14 @@ from agent.markdown_text import clean_text
 LINK_FIELDS = ("paper", "github", "huggingface")
 LINK_LABELS = {"paper": "Paper", "github": "GitHub", "huggingface": "HuggingFace"}
 
-_ONE_URL = re.compile(r"https?://[^\s<>\"'`\\^{}|\[\]\x00-\x1f\x7f]+", re.IGNORECASE)
-_HOST = re.compile(r"[^\W_](?:[\w-]*[^\W_])?(?:\.[^\W_](?:[\w-]*[^\W_])?)*\.?")
+_ONE_URL = re.compile(r"https?://(?:[A-Za-z0-9\-._~:/?#@!$&()*+,;=]|%[0-9A-Fa-f]{2})+", re.IGNORECASE)
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
 
 
 def is_single_url(value: str) -> bool:
-    """Exactly one absolute http(s) URL: no spaces, no Markdown or HTML around or inside it, a real host."""
+    """Exactly one absolute http(s) URL in plain ASCII (anything else percent-encoded): no spaces, no
+    Markdown or HTML around or inside it, no invisible or look-alike characters, a host, no user name."""
     if not _ONE_URL.fullmatch(value):
         return False
     try:
