@@ -4,8 +4,10 @@ the records or a draft say, and nothing crashes. Judged by rendering (tests/link
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import random
+from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
@@ -210,27 +212,37 @@ def random_question(rng: random.Random) -> Question:
 CASES = int(os.environ.get("HOSTILE_CASES", 5000))  # fewer while developing
 
 
-def test_property_no_generated_case_leaks_or_crashes(monkeypatch):
-    """5,000 seeded cases: half answered by the offline composer, half with a random hostile draft standing
-    in for an LLM's; each rendered answer is judged by the oracle."""
-    rng = random.Random(9)
-    drafts: list[Draft] = []
+def run_cases(first: int, count: int) -> tuple[list[tuple[int, list[str]]], int]:
+    """Cases ``first .. first + count``, each from its own seed: odd ones with a random hostile draft standing
+    in for an LLM's, even ones by the offline composer. Returns the leaks found and how many of the
+    composer's answers needed a link cut (escaping alone should make that zero)."""
     real_compose = agent.answer.compose
-    monkeypatch.setattr(
-        agent.answer, "compose", lambda evidence, calls: drafts.pop() if drafts else real_compose(evidence, calls)
-    )
-    leaks, escaped_alone = [], 0
-    for case in range(CASES):
-        question = random_question(rng)
-        if case % 2:
-            drafts.append(
-                Draft(task=random_text(rng, 10), workflow=random_text(rng, 10), references=random_text(rng, 10))
-            )
-        answer = offline(question)
-        found = unsupplied(answer.answer_markdown or "", question.supplied_links())
-        if found:
-            leaks.append((case, found))
-        if case % 2 == 0 and not answer.grounding.removed_links:
-            escaped_alone += 1
-    assert leaks == []
-    assert escaped_alone == CASES // 2  # the composer's own answers never needed the renderer's cut
+    drafts: list[Draft] = []
+    agent.answer.compose = lambda evidence, calls: drafts.pop() if drafts else real_compose(evidence, calls)
+    leaks, composer_cuts = [], 0
+    try:
+        for case in range(first, first + count):
+            rng = random.Random(case)
+            question = random_question(rng)
+            if case % 2:
+                drafts.append(
+                    Draft(task=random_text(rng, 10), workflow=random_text(rng, 10), references=random_text(rng, 10))
+                )
+            answer = offline(question)
+            found = unsupplied(answer.answer_markdown or "", question.supplied_links())
+            if found:
+                leaks.append((case, found))
+            if case % 2 == 0 and answer.grounding.removed_links:
+                composer_cuts += 1
+    finally:
+        agent.answer.compose = real_compose
+    return leaks, composer_cuts
+
+
+def test_property_no_generated_case_leaks_or_crashes():
+    """5,000 seeded cases, judged by the oracle, in two processes (one per core here)."""
+    half = CASES // 2
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
+        results = list(pool.map(run_cases, [0, half], [half, CASES - half]))
+    assert [leak for leaks, _ in results for leak in leaks] == []
+    assert sum(cuts for _, cuts in results) == 0  # the composer's own answers never needed the renderer's cut
