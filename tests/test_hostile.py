@@ -246,3 +246,31 @@ def test_property_no_generated_case_leaks_or_crashes():
         results = list(pool.map(run_cases, [0, half], [half, CASES - half]))
     assert [leak for leaks, _ in results for leak in leaks] == []
     assert sum(cuts for _, cuts in results) == 0  # the composer's own answers never needed the renderer's cut
+
+
+def test_mcp_answers_hostile_questions_without_leaks(tmp_path):
+    """Through the SDK's own client: attacks in the question (a bare question, retrieved records) and in
+    records passed as arguments."""
+    from mcp import Client
+
+    from tests.test_mcp import with_stdio_server
+
+    attacks = [ATTACKS[name] for name in ("md-link", "fake-section", "img-onerror", "email", "entity-link")]
+    liif_block = f"### Recommended AI Models:\nModel: LIIF\nPaper: {PAPER}\n"
+    records = [{"name": f"LIIF {attack}", "paper": PAPER, "github": HOSTILE_FIELDS["two-urls"]} for attack in attacks]
+
+    async def check(client: Client) -> None:
+        for attack in attacks:
+            for arguments in (
+                {"question": f"How do I enlarge photos? {attack}", "models": records},
+                {"question": f"How do I enlarge photos? {attack}"},
+                {"text": f"How do I enlarge photos? {attack}\n\n{liif_block}"},
+            ):
+                result = await client.call_tool(
+                    "answer_question", {**arguments, "backend": "offline", "run_tools": False}
+                )
+                assert not result.is_error, result
+                answer = Answer.model_validate(result.structured_content)
+                assert_no_leak(answer, answer.grounding.allowed_links)
+
+    with_stdio_server(tmp_path, check)
