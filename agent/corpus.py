@@ -128,28 +128,38 @@ def classify_task(corpus: Corpus, text: str, cards: Sequence[Card | None] = ()) 
 def keyword_scores(tasks: Sequence[Task], text: str) -> dict[str, int]:
     """Each task whose keywords occur in ``text``, scored by the words of its distinct matched keywords."""
     scores = {}
-    lowered = text.lower()
+    present = set(_TEXT_WORD.findall(text.lower()))
     for task in tasks:
         score = sum(
             words
-            for prefix, pattern, words in _task_keywords(tuple(task.keywords))
-            if prefix in lowered and pattern.search(text)  # the substring test skips most regexes, cheaply
+            for forms, pattern, words in _task_keywords(tuple(task.keywords))
+            if (forms is None or not forms.isdisjoint(present)) and pattern.search(text)  # the set test is cheap
         )
         if score:
             scores[task.id] = score
     return scores
 
 
+_TEXT_WORD = re.compile(r"[a-z0-9]+")
+
+
 @cache
-def _task_keywords(keywords: tuple[str, ...]) -> tuple[tuple[str, re.Pattern[str], int], ...]:
-    """A task's distinct keywords ("speech-to-text" once): the text any match must contain, the pattern,
+def _task_keywords(keywords: tuple[str, ...]) -> tuple[tuple[frozenset[str] | None, re.Pattern[str], int], ...]:
+    """A task's distinct keywords ("speech-to-text" once): the words a text must contain for the keyword
+    to match (its first word, or the inflections of a one-word keyword; None: no shortcut), the pattern,
     and the keyword's word count."""
     distinct = dict.fromkeys(" ".join(_words(keyword)).casefold() for keyword in keywords)
     found = []
     for keyword in distinct:
         words = _words(keyword)
-        first = words[0][:-1] if len(words) == 1 and len(words[0]) > 2 else words[0]  # enlarge -> enlarging
-        found.append((first.lower(), _keyword_pattern(keyword), len(words)))
+        first = words[0].lower()
+        forms: frozenset[str] | None = frozenset({first})
+        if not _TEXT_WORD.fullmatch(first):
+            forms = None
+        elif len(words) == 1:
+            stem = first[:-1] if first.endswith("e") and len(first) > 2 else first
+            forms = frozenset({first, *(stem + ending for ending in ("e", "s", "es", "ed", "ing"))})
+        found.append((forms, _keyword_pattern(keyword), len(words)))
     return tuple(found)
 
 
