@@ -23,8 +23,9 @@ from typing import Any, Literal
 
 from agent.answer import AskOptions, answer_question, llm_backend, write_outputs
 from agent.catalog import CATALOG_FILE
-from agent.errors import AgentError, QuestionError
-from agent.files import atomic_file
+from agent.errors import AgentError, QuestionError, plain_message
+from agent.files import TEMP_GLOB, atomic_file
+from agent.markdown_text import clean_text
 from agent.parse import FILE_SUFFIXES, parse_question_text
 from agent.schema import Answer
 from agent.settings import AgentSettings
@@ -57,9 +58,11 @@ class Outcome:
     cached: bool = False  # the record was kept from an earlier run
 
     def index_line(self) -> dict[str, Any]:
+        """Text cleaned (file names can hold lone surrogates), so that writing the index cannot fail."""
         return {
-            "input": self.input.label, "name": self.input.name, "status": self.status, "error": self.error,
-            "json": f"{self.input.name}.json", "elapsed_s": round(self.elapsed_s, 3), "cached": self.cached,
+            "input": clean_text(self.input.label), "name": self.input.name, "status": self.status,
+            "error": self.error and clean_text(self.error), "json": f"{self.input.name}.json",
+            "elapsed_s": round(self.elapsed_s, 3), "cached": self.cached,
         }  # fmt: skip
 
 
@@ -180,7 +183,8 @@ def stored_record(folder: Path, item: BatchInput, key: str) -> dict[str, Any] | 
 
 
 def answer_input(item: BatchInput, folder: Path, options: AskOptions, settings: AgentSettings, key: str) -> Outcome:
-    """Answer one input and write its files; any failure becomes a record with ``error`` set."""
+    """Answer one input and write its files; any failure, in answering or in writing, becomes a
+    record with ``error`` set, so one input can never stop the batch."""
     started = time.perf_counter()
     try:
         if item.read_error:
@@ -191,18 +195,32 @@ def answer_input(item: BatchInput, folder: Path, options: AskOptions, settings: 
         except QuestionError as exc:
             raise QuestionError(f"{item.label}: {exc}") from None
         answer = answer_question(question, options, settings)
+        try:
+            write_record(answer, folder, item, key)
+        except OSError as exc:
+            raise AgentError(f"{item.label}: cannot write its answer to {folder} ({exc.strerror or exc})") from None
+        return Outcome(item, "failed" if answer.error else "answered", answer.error, time.perf_counter() - started)
     except Exception as exc:  # one bad input never stops the batch
-        error = str(exc) if isinstance(exc, AgentError) else f"{type(exc).__name__}: {exc}"
+        error = plain_message(exc)
         if not error.startswith(item.label):
             error = f"{item.label}: {error}"
-        answer = Answer(source=item.label, question="", error=error)
-    write_record(answer, folder, item, key)
-    status: Status = "failed" if answer.error else "answered"
-    return Outcome(item, status, answer.error, time.perf_counter() - started)
+        error = clean_text(error)
+        try:
+            write_error_record(Answer(source=clean_text(item.label), question="", error=error), folder, item, key)
+        except OSError as write_error:
+            error += f"; its record could not be written ({write_error.strerror or write_error})"
+        return Outcome(item, "failed", error, time.perf_counter() - started)
 
 
 def write_record(answer: Answer, folder: Path, item: BatchInput, key: str) -> None:
     write_outputs(answer, folder, item.name, {"input_sha256": item.sha256, "settings_key": key})
+
+
+def write_error_record(answer: Answer, folder: Path, item: BatchInput, key: str) -> None:
+    """An error record is JSON only, ASCII-escaped: no character in it can make writing it fail."""
+    record = {**answer.model_dump(mode="json"), "input_sha256": item.sha256, "settings_key": key}
+    with atomic_file(folder / f"{item.name}.json") as tmp:
+        tmp.write_text(json.dumps(record, indent=2, ensure_ascii=True), encoding="ascii")
 
 
 # -- the batch ----------------------------------------------------------------------------------
@@ -219,7 +237,7 @@ def run_batch(
     """
     settings = (settings or AgentSettings()).with_backend(options.backend)  # --backend decides, e.g. what to warm
     folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob(".*.tmp"):  # unfinished writes of a killed run
+    for stale in folder.glob(TEMP_GLOB):  # our unfinished writes of a killed run; nothing of the user's
         stale.unlink(missing_ok=True)
     key = settings_key(options, settings)
     report = BatchReport()
@@ -284,4 +302,5 @@ def _answer_all(
 
 def write_index(folder: Path, outcomes: list[Outcome]) -> None:
     with atomic_file(folder / INDEX) as tmp:
-        tmp.write_text("".join(json.dumps(o.index_line(), ensure_ascii=False) + "\n" for o in outcomes))
+        lines = "".join(json.dumps(o.index_line(), ensure_ascii=False) + "\n" for o in outcomes)
+        tmp.write_text(lines, encoding="utf-8")

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import shutil
 import sys
 import time
 from contextlib import contextmanager
@@ -35,12 +37,12 @@ class ScientistGroup(click.Group):
         except Exception as exc:
             if debug_enabled(ctx):
                 raise
-            from agent.errors import AgentError
+            from agent.errors import AgentError, plain_message
             from tools.liif.errors import LiifError
 
             if isinstance(exc, LiifError | AgentError):
                 raise Failure(str(exc)) from None
-            raise Failure(f"{type(exc).__name__}: {exc} (run with --debug for the traceback)") from None
+            raise Failure(f"{plain_message(exc)} (unexpected; run with --debug for the traceback)") from None
 
 
 def debug_enabled(ctx: click.Context) -> bool:
@@ -228,10 +230,27 @@ def ask(
         answer = answer_question(question, options)
     if out is not None:
         name = Path(source).stem if question.source not in ("-", "inline") else "answer"
-        answer = write_outputs(answer, out, name)
+        with removed_on_failure(out):
+            try:
+                answer = write_outputs(answer, out, name)
+            except OSError as exc:
+                raise Failure(f"{out}: cannot write the answer ({exc.strerror or exc})") from None
     if answer.backend and answer.backend.startswith("offline (fallback") and answer.grounding:
         click.echo(f"note: {answer.grounding.issues[0]}", err=True)
     click.echo(answer.model_dump_json(indent=2) if as_json else answer.answer_markdown)
+
+
+@contextmanager
+def removed_on_failure(folder: Path):
+    """A folder (and any missing parents) that the block creates is removed again if the block fails,
+    so a failed ``ask --out`` leaves nothing behind; a folder that was already there is left alone."""
+    created = next((p for p in reversed([folder, *folder.parents]) if not p.exists()), None)
+    try:
+        yield
+    except BaseException:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise
 
 
 @cli.command()
@@ -618,6 +637,11 @@ def chat(source: str | None, backend: str | None, weights: Path | None, no_tools
 
 
 def main() -> None:
+    # Text from users (odd characters, lone surrogates from undecodable file names) must never turn
+    # printing an answer or an error into a crash: unprintable characters come out as "?".
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="replace")
     cli(prog_name="scientist")
 
 

@@ -18,6 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from agent.errors import QuestionError
+from agent.markdown_text import clean_text
 from agent.schema import Question, Record
 
 MAX_FIELD_CHARS = 4000
@@ -103,19 +104,24 @@ def load_question(source: str) -> Question:
         return _parse_with_prefix(text, source, source)
     if _looks_like_path(source):
         raise QuestionError(f"{source}: no such file")
-    return Question(source="inline", question=source.strip())
+    return Question(source="inline", question=clean_text(source).strip())
 
 
 def parse_question_text(text: str, source: str = "-") -> Question:
     """Parse a question file's content; the format (JSON, YAML or seed text) is detected from it."""
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     _reject_non_questions(text)
+    # Lone surrogates (which no UTF-8 writer takes) and control characters never get past the parser:
+    # cleaned in the text, and again in every value, since JSON escapes ("\\ud800") make new ones.
+    text, source = clean_text(text), clean_text(source)
     if text.lstrip().startswith(("{", "[")):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             if text.lstrip().startswith("{"):
                 raise QuestionError(f"invalid JSON: {exc}") from None
+        except (RecursionError, ValueError) as exc:
+            raise QuestionError(f"invalid JSON: {_limit_reason(exc)}") from None
         else:
             if not isinstance(data, dict):
                 raise QuestionError("a JSON list, not a question record {question, models, papers}")
@@ -177,11 +183,20 @@ def _yaml_mapping(text: str) -> dict[str, Any] | None:
         data = yaml.load(text, Loader=loader)  # a safe loader; the C one when PyYAML has it
     except yaml.YAMLError:
         return None
+    except (RecursionError, ValueError) as exc:  # the pure-Python loader recurses; any loader makes ints
+        raise QuestionError(f"invalid YAML: {_limit_reason(exc)}") from None
     if not isinstance(data, dict) or "question" not in {_key(k) for k in data}:
         return None
     if any(_key(k) in FIELD_NAMES for k in data):
         return None
     return data
+
+
+def _limit_reason(exc: RecursionError | ValueError) -> str:
+    """Why a JSON or YAML parser gave up on well-formed input: Python's own limits, said plainly."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply to read"
+    return f"a number has more than {sys.get_int_max_str_digits()} digits"
 
 
 def _from_mapping(data: Any, source: str, kind: str) -> Question:
@@ -196,19 +211,19 @@ def _from_mapping(data: Any, source: str, kind: str) -> Question:
         if key in BLOCK_NAMES and value is not None:
             block = BLOCK_NAMES[key]
             blocks[block] = _merge_duplicates(blocks[block] + _records(value, block))
-    return Question(source=source, question=question.strip(), **blocks)
+    return Question(source=source, question=clean_text(question).strip(), **blocks)
 
 
 def _records(items: Any, block: str) -> list[Record]:
     if not isinstance(items, list):
-        raise QuestionError(f"'{block}' must be a list of records, not {type(items).__name__}")
+        raise QuestionError(f"'{block}' must be a list of records, not {_kind(items)}")
     records = []
     for i, item in enumerate(items):
         where = f"{block}[{i}]"
         if isinstance(item, str):
             item = {"name": item}
         if not isinstance(item, dict):
-            raise QuestionError(f"{where}: a record must be a mapping, not {type(item).__name__}")
+            raise QuestionError(f"{where}: a record must be a mapping, not {_kind(item)}")
         fields: dict[str, Any] = {}
         for key, value in item.items():
             field = FIELD_NAMES.get(_key(key))
@@ -223,6 +238,12 @@ def _records(items: Any, block: str) -> list[Record]:
             field = ".".join(str(part) for part in error["loc"])
             raise QuestionError(f"{where}.{field}: {error['msg'].lower()}") from None
     return records
+
+
+def _kind(value: Any) -> str:
+    """What a JSON/YAML value is, in the file's terms rather than Python's (``dict``, ``int``)."""
+    kinds = {bool: "true/false", int: "a number", float: "a number", str: "text", dict: "a mapping"}
+    return "null" if value is None else kinds.get(type(value), "a list" if isinstance(value, list) else "a value")
 
 
 def _key(key: Any) -> str:
@@ -352,7 +373,7 @@ def _clean_value(value: Any, *, link: bool) -> Any:
     """A field's value without surrounding emphasis (or ``<>`` around a link); N/A, None, '-' mean missing."""
     if not isinstance(value, str):
         return value  # pydantic reports wrong types
-    value = value.strip()
+    value = value.strip() if link else clean_text(value).strip()  # a link is checked as written, never repaired
     for mark in ("**", "__", "`", "*", "_"):
         if len(value) > 2 * len(mark) and value.startswith(mark) and value.endswith(mark):
             value = value[len(mark) : -len(mark)].strip()

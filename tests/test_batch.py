@@ -286,3 +286,71 @@ def test_jobs_answer_in_parallel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert result.exit_code == 0, result.output
     assert all(line["status"] == "answered" for line in index(tmp_path / "out").values())
     assert most > 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Nothing about one input stops the batch; only our own temp files are removed; usual file modes
+
+
+def test_lone_surrogate_in_a_record_does_not_stop_the_batch(tmp_path: Path):
+    write_questions(tmp_path / "q", 2)
+    record = '{"name": "M\\ud800", "paper": "https://a.org/x\\ud800"}'
+    (tmp_path / "q" / "odd.json").write_text(f'{{"question": "Why \\ud800?", "models": [{record}]}}')
+    out = tmp_path / "out"
+    result = run("batch", tmp_path / "q", "--out", out, "--no-tools", "--backend", "offline")
+    assert result.exit_code == 0, result.output
+    assert [line["status"] for line in index(out).values()] == ["answered"] * 3
+    answer = json.loads((out / "odd.json").read_text(encoding="utf-8"))
+    assert answer["question"] == "Why \ufffd?"
+
+
+def test_a_record_that_cannot_be_written_is_one_failed_entry(tmp_path: Path):
+    write_questions(tmp_path / "q", 3)
+    out = tmp_path / "out"
+    (out / "q01.json").mkdir(parents=True)  # the answer cannot replace a folder
+    result = run("batch", tmp_path / "q", "--out", out, "--no-tools", "--backend", "offline")
+    assert result.exit_code == 1, result.output
+    lines = index(out)
+    assert [lines[n]["status"] for n in ("q00", "q01", "q02")] == ["answered", "failed", "answered"]
+    assert "cannot write its answer" in lines["q01"]["error"] and "Is a directory" in lines["q01"]["error"]
+    assert "Traceback" not in result.output and "Error:" not in lines["q01"]["error"]
+
+
+def test_undecodable_file_names_get_records_and_index_lines(tmp_path: Path):
+    """A file name that is not UTF-8 reaches Python as lone surrogates; its records must still be written."""
+    folder = tmp_path / "q"
+    folder.mkdir()
+    (folder / os.fsdecode(b"good\xff.txt")).write_text(question_text(0))
+    (folder / os.fsdecode(b"empty\xff.txt")).write_text("")
+    out = tmp_path / "out"
+    result = run("batch", folder, "--out", out, "--no-tools", "--backend", "offline")
+    assert result.exit_code == 1, result.output
+    lines = index(out)
+    assert {n: line["status"] for n, line in lines.items()} == {"empty": "failed", "good": "answered"}
+    assert "empty\ufffd.txt: file is empty" in lines["empty"]["error"]
+    assert "\ufffd" in json.loads((out / "empty.json").read_text())["error"]
+    assert json.loads((out / "good.json").read_text())["source"].endswith("good\ufffd.txt")
+
+
+def test_only_our_own_temp_files_are_cleaned_up(tmp_path: Path):
+    write_questions(tmp_path / "q", 1)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".notes.tmp").write_text("the user's own")
+    (out / ".scientist-q00.json.0123abcd.tmp").write_text("a killed run's")
+    assert run("batch", tmp_path / "q", "--out", out, "--no-tools", "--backend", "offline").exit_code == 0
+    assert (out / ".notes.tmp").read_text() == "the user's own"
+    assert not (out / ".scientist-q00.json.0123abcd.tmp").exists()
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600)])
+def test_outputs_get_the_usual_mode(tmp_path: Path, umask: int, mode: int):
+    write_questions(tmp_path / "q", 1)
+    out = tmp_path / "out"
+    previous = os.umask(umask)
+    try:
+        assert run("batch", tmp_path / "q", "--out", out, "--no-tools", "--backend", "offline").exit_code == 0
+    finally:
+        os.umask(previous)
+    for name in ("q00.json", "q00.md", "index.jsonl"):
+        assert (out / name).stat().st_mode & 0o777 == mode, name

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -343,3 +347,96 @@ def test_ctrl_c_stops_cleanly_and_leaves_no_output(source, tmp_path, edsr_weight
     assert result.exit_code == 130
     assert result.stderr.strip() == "interrupted"
     assert not list(tmp_path.glob("out.png*")) and not list(tmp_path.glob(".out.png*"))
+
+
+# --------------------------------------------------------------------------------------------
+# Odd input: one plain sentence, no Python exception names; odd characters never crash a command
+
+
+@pytest.mark.parametrize("scale", ["inf", "-inf", "nan", "-1", "1e309", "1e200"])
+def test_scale_must_be_a_finite_positive_number(source, edsr_weights, scale):
+    line = assert_one_line_error(run("upscale", source, "--scale", scale, "--weights", edsr_weights))
+    assert "scale" in line and "Error" not in line.removeprefix("error: ")
+    assert not source.with_name("small-liif.png").exists()
+
+
+def test_size_larger_than_any_image(source, edsr_weights):
+    huge = "1" + "0" * 200
+    line = assert_one_line_error(run("upscale", source, "--size", f"{huge}x{huge}", "--weights", edsr_weights))
+    assert "too large" in line and "Error" not in line.removeprefix("error: ")
+
+
+def test_checkpoint_whose_model_is_not_a_mapping(tmp_path):
+    path = tmp_path / "odd.pth"
+    torch.save({"model": 3}, path)
+    line = assert_one_line_error(run("weights", "info", path), path)
+    assert "not a LIIF checkpoint" in line and "subscriptable" not in line
+
+
+@pytest.mark.parametrize(
+    ("error", "sentence"),
+    [
+        (RecursionError("maximum recursion depth exceeded"), "nested too deeply"),
+        (OverflowError("cannot convert float infinity to integer"), "a number is too large"),
+        (ValueError("Exceeds the limit (4300 digits) for integer string conversion"), "more than 4300 digits"),
+        (RuntimeError(), "an unexpected error"),
+    ],
+)
+def test_unexpected_errors_are_plain_sentences(source, edsr_weights, monkeypatch, error, sentence):
+    import tools.liif.pipeline
+
+    def fail(*_args, **_kwargs):
+        raise error
+
+    monkeypatch.setattr(tools.liif.pipeline, "upscale_file", fail)
+    line = assert_one_line_error(run("upscale", source, "--weights", edsr_weights))
+    assert sentence in line and "--debug" in line
+    assert type(error).__name__ not in line and "sys." not in line
+
+
+def test_ask_with_a_lone_surrogate_writes_its_answer(tmp_path):
+    path = tmp_path / "odd.json"
+    record = '{"name": "M\\ud800", "paper": "https://a.org/\\ud800"}'  # JSON's escape for a lone surrogate
+    path.write_text(f'{{"question": "How do I enlarge \\ud800 a photo?", "models": [{record}]}}')
+    out = tmp_path / "out"
+    result = run("ask", path, "--json", "--out", out, "--no-tools", "--backend", "offline")
+    assert_ok(result)
+    assert json.loads((out / "odd.json").read_text(encoding="utf-8"))["question"] == "How do I enlarge \ufffd a photo?"
+    assert (out / "odd.md").is_file()
+
+
+def test_ask_deeply_nested_json_is_one_plain_line(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000)
+    line = assert_one_line_error(run("ask", path, "--no-tools", "--backend", "offline"), path)
+    assert "nested too deeply" in line and "Recursion" not in line
+
+
+def test_failed_ask_out_leaves_nothing_behind(tmp_path, monkeypatch):
+    import agent.answer
+
+    def disk_full(_target):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(agent.answer, "atomic_file", disk_full)
+    out = tmp_path / "new" / "answers"
+    args = ("--no-tools", "--backend", "offline")
+    line = assert_one_line_error(run("ask", "How do I enlarge a photo?", "--out", out, *args), out)
+    assert "No space left on device" in line
+    assert list(tmp_path.iterdir()) == []  # not even the parent it created
+    existing = tmp_path / "mine"
+    existing.mkdir()
+    (existing / "notes.txt").write_text("kept")
+    assert_one_line_error(run("ask", "How do I enlarge a photo?", "--out", existing, *args), existing)
+    assert [p.name for p in existing.iterdir()] == ["notes.txt"]  # a folder that was there is left alone
+
+
+def test_printing_undecodable_file_names_cannot_crash(tmp_path, fixtures, edsr_weights):
+    """A file name that is not UTF-8 reaches Python as lone surrogates, which a strict stdout cannot print."""
+    source = tmp_path / os.fsdecode(b"photo\xff.png")
+    source.write_bytes((fixtures / "input-32x24.png").read_bytes())
+    command = [sys.executable, "-m", "agent.cli", "upscale", source, "--weights", edsr_weights]
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}  # errors="strict", as under a UTF-8 locale
+    result = subprocess.run(command, cwd=Path(__file__).parent.parent, env=env, capture_output=True, timeout=120)
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    assert b"photo?.png (32x24) -> " in result.stdout

@@ -42,6 +42,7 @@ def test_seed_parses_exactly() -> None:
             "github": "https://github.com/yinboc/liif",
             "huggingface": None,
             "summary": None,
+            "dropped_links": {},
         }
     ]
     assert [p.name for p in q.papers] == [
@@ -140,6 +141,7 @@ def test_missing_empty_and_not_available_fields_are_none() -> None:
         "github": None,
         "huggingface": None,
         "summary": None,
+        "dropped_links": {},
     }
     assert q.supplied_links() == []
 
@@ -213,6 +215,7 @@ def test_json_key_aliases_and_nulls() -> None:
         "github": "https://github.com/a/a",
         "huggingface": None,
         "summary": None,
+        "dropped_links": {},
     }
     assert [(p.name, p.paper, p.summary) for p in q.papers] == [
         ("P", "https://arxiv.org/abs/1", "S"),
@@ -237,10 +240,10 @@ def test_text_with_a_question_label_is_not_taken_for_yaml() -> None:
         ('{"models": []}', r"no question found \(JSON has no 'question' string\)"),
         ('{"question": 42}', r"no question found \(JSON has no 'question' string\)"),
         ("question:\n  - a list\n", r"no question found \(YAML has no 'question' string\)"),
-        ('{"question": "Q", "models": {"name": "A"}}', r"'models' must be a list of records, not dict"),
+        ('{"question": "Q", "models": {"name": "A"}}', r"'models' must be a list of records, not a mapping"),
         ('{"question": "Q", "models": [{"name": "A", "paper": 42}]}', r"models\[0\]\.paper: input should be"),
         ('{"question": "Q", "papers": [{"summary": "no name"}]}', r"papers\[0\]: record has no name"),
-        ('{"question": "Q", "papers": [3]}', r"papers\[0\]: a record must be a mapping, not int"),
+        ('{"question": "Q", "papers": [3]}', r"papers\[0\]: a record must be a mapping, not a number"),
         ('{"question": "Q",', r"invalid JSON"),
     ],
 )
@@ -382,3 +385,43 @@ def test_a_json_list_is_not_a_question():
 def test_a_question_starting_with_a_bracket_is_still_a_question():
     question = parse_question_text("[Beginner] How does autocorrect know what I meant?")
     assert question.question.startswith("[Beginner]")
+
+
+# -- text that cannot be stored or printed, and Python's own limits -------------------------------
+
+
+def test_lone_surrogates_and_control_characters_are_cleaned_everywhere() -> None:
+    """JSON's "\\ud800" decodes to a lone surrogate, which no UTF-8 writer accepts: the parser never passes one on."""
+    record = {"name": "M\udfff", "summary": "a\x1bb\tc", "paper": "https://a.org/x\ud800y"}
+    q = parse_question_text(json.dumps({"question": "Why \ud800?\x07", "models": [record]}), "odd\udcff.json")
+    assert q.question == "Why \ufffd?"
+    assert (q.models[0].name, q.models[0].summary) == ("M\ufffd", "ab\tc")
+    assert q.source == "odd\ufffd.json"
+    q.model_dump_json()  # encodable: this raised before
+    seed = parse_question_text(seed_like("Model: A\x01\ud800\nPaper: https://a.org/1\x0c"))
+    assert seed.models[0].name == "A\ufffd" and seed.models[0].paper == "https://a.org/1"
+    assert load_question("a bare \ud800 question\x1b").question == "a bare \ufffd question"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[" * 100_000, "invalid JSON: nested too deeply to read"),
+        ('{"question": "Q", "x": ' + '{"a": ' * 100_000 + "1" + "}" * 100_001, "invalid JSON: nested too deeply"),
+        ('{"question": "Q", "x": ' + "7" * 5000 + "}", "invalid JSON: a number has more than 4300 digits"),
+        ("question: Q\nx: " + "7" * 5000 + "\n", "invalid YAML: a number has more than 4300 digits"),
+    ],
+)
+def test_python_limits_are_plain_question_errors(text: str, message: str) -> None:
+    with pytest.raises(QuestionError, match=re.escape(message)) as info:
+        parse_question_text(text)
+    assert "Error" not in str(info.value) and "sys." not in str(info.value)
+
+
+def test_deep_yaml_on_the_pure_python_loader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without libyaml, PyYAML's Python loader recurses; the C one refuses deep nesting itself."""
+    import yaml
+
+    monkeypatch.delattr(yaml, "CSafeLoader")
+    with pytest.raises(QuestionError, match="invalid YAML: nested too deeply to read"):
+        parse_question_text("question: Q\nx: " + "[" * 100_000 + "]" * 100_000 + "\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from tools.liif.weights import resolve_weights, sha256_file
 
 Precision = Literal["fp32", "bf16"]
 Path_ = Literal["fast", "literal"]
+MAX_SIDE = 2**31 - 1  # the most pixels on a side Pillow allows; keeps the pixel arithmetic in range
 LITERAL_CHUNK = 30_000  # queries per chunk on the literal path, as in the authors' demo
 ImageLike = Image.Image | np.ndarray
 
@@ -123,11 +125,15 @@ def output_size(
         width, height = size
     else:
         factor = 4.0 if scale is None else scale
-        if not factor > 0:
-            raise ImageError(f"scale must be positive, got {factor:g}")
+        if not (factor > 0 and math.isfinite(factor)):
+            raise ImageError(f"scale must be positive and finite, got {factor:g}")
+        if max(input_size) * factor > MAX_SIDE:
+            raise ImageError(f"scale {factor:g} is too large: the output would be over {MAX_SIDE:,} pixels on a side")
         width, height = round(input_size[0] * factor), round(input_size[1] * factor)
     if width < 1 or height < 1:
         raise ImageError(f"output size {width}x{height} is empty")
+    if max(width, height) > MAX_SIDE:
+        raise ImageError(f"output size {width}x{height} is too large: over {MAX_SIDE:,} pixels on a side")
     return width, height
 
 

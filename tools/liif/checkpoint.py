@@ -26,8 +26,10 @@ def read_spec(checkpoint: dict[str, Any], path: Path) -> tuple[str, list[int]]:
         encoder = args["encoder_spec"]["name"]
         hidden = list(args["imnet_spec"]["args"]["hidden_list"])
         model["sd"]
-    except (KeyError, TypeError) as exc:
+    except KeyError as exc:
         raise CheckpointError(f"{path}: not a LIIF checkpoint (no model/args/sd layout; missing {exc})") from None
+    except TypeError:  # a part of the layout is not a mapping; Python's words for it would say nothing useful
+        raise CheckpointError(f"{path}: not a LIIF checkpoint (no model/args/sd layout)") from None
     if model.get("name", "liif") != "liif":
         raise CheckpointError(f"{path}: model {model.get('name')!r} is not 'liif'")
     if encoder not in ENCODERS:
@@ -43,8 +45,8 @@ def load_checkpoint(path: str | Path) -> LIIF:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError, ValueError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path}: cannot read checkpoint ({reason})") from None
+        lines = str(exc).strip().splitlines()
+        raise CheckpointError(f"{path}: cannot read checkpoint ({lines[0] if lines else 'no details'})") from None
     encoder, hidden = read_spec(checkpoint, path)
     model = LIIF(encoder, hidden)
     state = checkpoint["model"]["sd"]

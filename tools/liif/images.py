@@ -11,7 +11,7 @@ is enlarged with bicubic interpolation and reattached. Formats without alpha
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from tools.liif.errors import ImageError
 
+# The formats we document and test. Pillow reads many more, some through outside programs (EPS
+# through Ghostscript), so it is only ever asked for these.
+FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF")
+FORMAT_NAMES = "PNG, JPEG, WebP, BMP or TIFF"
 ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}
 # PNG level 3 writes several times faster than the default 6, for slightly larger files.
 SAVE_OPTIONS = {"JPEG": {"quality": 95}, "WEBP": {"quality": 95}, "PNG": {"compress_level": 3}}
@@ -39,8 +43,11 @@ class LoadedImage:
 
 
 def describe(exc: BaseException) -> str:
+    """The first line of Pillow's reason, for the end of a one-line error."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror  # "Permission denied", without the errno and the path again
     text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    return text[0] if text else "no details"
 
 
 def open_image(path: str | Path, max_pixels: int) -> Image.Image:
@@ -55,11 +62,13 @@ def open_image(path: str | Path, max_pixels: int) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we apply our own limit below
-            image = Image.open(path)
+            image = Image.open(path, formats=FORMATS)
     except Image.DecompressionBombError:
         raise ImageError(f"{path}: refused, its pixel count is a decompression-bomb size") from None
     except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image (PNG, JPEG, WebP, BMP or TIFF expected)") from None
+        raise ImageError(f"{path}: not an image in a supported format ({FORMAT_NAMES})") from None
+    except ValueError as exc:  # a damaged header, or PNG text past Pillow's limits
+        raise unreadable(path, exc) from None
     except OSError as exc:
         raise ImageError(f"{path}: cannot open ({describe(exc)})") from None
     width, height = image.size
@@ -71,7 +80,15 @@ def open_image(path: str | Path, max_pixels: int) -> Image.Image:
         image.load()
         return ImageOps.exif_transpose(image)
     except Exception as exc:  # Pillow raises many types for damaged files
-        raise ImageError(f"{path}: corrupt or truncated image ({describe(exc)})") from None
+        raise unreadable(path, exc) from None
+
+
+def unreadable(path: Path, exc: Exception) -> ImageError:
+    """Pillow's reason for refusing a file, in words: its text-chunk limits (MAX_TEXT_CHUNK,
+    MAX_TEXT_MEMORY, against PNG text that inflates to megabytes) are named in the message only."""
+    if "MAX_TEXT" in str(exc):
+        return ImageError(f"{path}: refused, its text metadata is too large to read safely")
+    return ImageError(f"{path}: corrupt or truncated image ({describe(exc)})")
 
 
 def to_loaded(image: Image.Image) -> LoadedImage:
@@ -119,12 +136,13 @@ def compose(rgb: np.ndarray, alpha: np.ndarray | None, grayscale: bool) -> Image
 
 
 def output_format(path: Path) -> str:
+    """The Pillow format an output extension names; only the documented formats are written."""
     extension = path.suffix.lower()
-    formats = Image.registered_extensions()
-    if extension not in formats:
+    fmt = Image.registered_extensions().get(extension)
+    if fmt is None or fmt not in FORMATS:
         known = ".png, .jpg, .webp, .bmp or .tiff"
         raise ImageError(f"{path}: unknown image extension {extension or '(none)'!r}; use {known}")
-    return formats[extension]
+    return fmt
 
 
 def save_image(image: Image.Image, path: str | Path) -> Path:
@@ -136,12 +154,14 @@ def save_image(image: Image.Image, path: str | Path) -> Path:
         background.paste(image, mask=image.getchannel("A"))
         image = background
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    # open() creates with mode 0o666 and the kernel applies the umask, so the image gets the usual
+    # mode (0644 under umask 022); mkstemp would make it 0600.
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "xb") as f:
             image.save(f, format=fmt, **SAVE_OPTIONS.get(fmt, {}))
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
