@@ -115,7 +115,8 @@ def test_model_matches_by_name_variant_or_alias(corpus: Corpus, name: str) -> No
 
 
 @pytest.mark.parametrize(
-    "url", ["https://arxiv.org/pdf/2012.09161", "http://arxiv.org/abs/2012.09161v2", "https://arxiv.org/pdf/2012.09161v1.pdf"]
+    "url",
+    ["https://arxiv.org/pdf/2012.09161", "http://arxiv.org/abs/2012.09161v2", "https://arxiv.org/pdf/2012.09161v1.pdf"],
 )
 def test_model_matches_by_paper_url_alone(corpus: Corpus, url: str) -> None:
     card = corpus.card_for(Record(name="Some Renamed Upscaler", paper=url), kind="model")
