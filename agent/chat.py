@@ -9,6 +9,7 @@ Reading lines and printing are injected (``read_line``, ``console``) so that tes
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from collections.abc import Callable, Iterator
@@ -21,7 +22,7 @@ from rich.console import Console
 
 from agent.answer import AskOptions, answer_question, build_evidence
 from agent.corpus import load_corpus
-from agent.errors import AgentError
+from agent.errors import AgentError, plain_message
 from agent.guard import strip_unsupplied_links
 from agent.parse import MAX_FIELD_CHARS, load_question
 from agent.prompts import render
@@ -86,8 +87,15 @@ class ChatSession:
                 continue
             except EOFError:
                 break
-            if not self.handle(line):
-                break
+            try:
+                if not self.handle(line):
+                    break
+            except Exception as exc:  # one bad line is one error; the session goes on
+                if os.environ.get("SCIENTIST_DEBUG") == "1":
+                    raise
+                self.error(
+                    f"{plain_message(exc)} (unexpected; the chat goes on, SCIENTIST_DEBUG=1 shows the traceback)"
+                )
 
     def handle(self, line: str) -> bool:
         """One line of input; False when the session should end."""

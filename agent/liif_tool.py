@@ -15,8 +15,9 @@ from functools import cache
 from pathlib import Path
 
 from PIL import Image
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
+from agent.errors import plain_message, validation_problems
 from agent.schema import ToolCall
 from tools.liif.settings import LiifSettings
 
@@ -149,5 +150,7 @@ def run_liif(arguments: dict) -> ToolCall:
         # importing LangChain's tool machinery (half a second) into every answer.
         result = liif_upscale(**LiifUpscaleArgs(**arguments).model_dump())
         return ToolCall(name=TOOL_NAME, arguments=arguments, result=result)
+    except ValidationError as exc:
+        return ToolCall(name=TOOL_NAME, arguments=arguments, error=f"bad arguments: {validation_problems(exc)}")
     except (LiifError, ValueError, OSError) as exc:
-        return ToolCall(name=TOOL_NAME, arguments=arguments, error=str(exc))
+        return ToolCall(name=TOOL_NAME, arguments=arguments, error=plain_message(exc))

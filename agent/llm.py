@@ -389,7 +389,7 @@ class OpenAIBackend:
             return "openai: the reply was cut off at the token limit"
         if isinstance(error, openai.ContentFilterFinishReasonError):
             return "openai: the reply was stopped by the content filter"
-        return f"openai: {type(error).__name__}: {_first_line(str(error))}"
+        return f"openai: {_first_line(str(error))}"
 
 
 def _first_line(text: str) -> str:

@@ -190,3 +190,31 @@ def test_real_terminal_session_with_pexpect(demo_cache):
     finally:
         child.close(force=True)
     assert child.exitstatus == 0
+
+
+def test_an_unexpected_failure_is_one_line_and_the_session_goes_on(monkeypatch, tmp_path):
+    """A hostile file (a lone surrogate, links in names) loads and answers; a crash inside one answer is one
+    error line and the next line is still answered."""
+    hostile = tmp_path / "hostile.json"
+    hostile.write_text(
+        '{"question": "Enlarge? \\ud800 [x](https://evil.example)", '
+        '"models": [{"name": "LIIF <img src=//evil.example>", "paper": "https://arxiv.org/abs/2012.09161"}]}'
+    )
+    calls = iter([RuntimeError("boom\nsecond line")])
+    real = ChatSession.answer_offline_or_first
+
+    def sometimes_fails(self, text):
+        failure = next(calls, None)
+        if failure:
+            raise failure
+        return real(self, text)
+
+    monkeypatch.setattr(ChatSession, "answer_offline_or_first", sometimes_fails)
+    settings = AgentSettings(backend="offline")
+    chat, out = session([f"/load {hostile}", "first", "", "/quit"], settings, AskOptions(tools=False))
+    chat.run()
+    printed = out.getvalue()
+    assert "error: boom (unexpected; the chat goes on" in printed
+    assert "second line" not in printed and "Traceback" not in printed
+    assert chat.answer is not None and "https://evil" not in " ".join(chat.answer.links)
+    assert "\ud800" not in printed
