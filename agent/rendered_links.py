@@ -10,12 +10,14 @@ URL attributes of raw HTML (``href``, ``src``, ``srcset``, ``action``, ``formact
 
 ``enforce`` keeps only URLs string-equal to a supplied field and cuts the rest: first the one spot
 (the linkified text or HTML tag made inert), then the block's lines escaped, then the block's lines
-dropped, re-parsing after each step until nothing unsupplied is left.
+dropped, re-parsing after each step until nothing unsupplied is left. The guard's rewriter and the
+escaping of untrusted text normally leave it nothing to cut.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from html.parser import HTMLParser
@@ -129,38 +131,48 @@ class Checked:
     cut: list[str]
 
 
+WITHHELD = "The answer was withheld: it could not be shown without links outside the supplied records."
+
+
 def enforce(markdown: str, allowed: list[str]) -> Checked:
-    """``markdown`` with every rendered URL outside ``allowed`` cut."""
+    """``markdown`` with every rendered URL outside ``allowed`` cut, re-parsed after each cut."""
     accepted = accepted_forms(allowed)
     cut: list[str] = []
-    for attempt in range(_MAX_ROUNDS):
+    for attempt in range(_MAX_ROUNDS + 1):
         found = rendered_links(markdown)
         leaks = [link for link in found if link.url not in accepted]
         if not leaks:
-            links = list(dict.fromkeys(accepted[link.url] for link in found))
-            return Checked(markdown, links, list(dict.fromkeys(cut)))
+            return Checked(markdown, _unique(accepted[link.url] for link in found), _unique(cut))
         cut += [link.url for link in leaks]
-        lines = markdown.split("\n")
-        blocks: dict[tuple[int, int], list[RenderedLink]] = {}
-        for leak in leaks:
-            blocks.setdefault(leak.lines, []).append(leak)
-        for (start, end), here in sorted(blocks.items(), reverse=True):  # bottom up: earlier lines stay put
-            if attempt == 0 and all(leak.source for leak in here):
-                block = "\n".join(lines[start:end])
-                for source in {leak.source for leak in here}:
-                    block = block.replace(source, inline(source))  # type: ignore[arg-type]
-                lines[start:end] = block.split("\n")
-            elif attempt <= 1:
-                lines[start:end] = [_inert(line) for line in lines[start:end]]
-            else:
-                lines[start:end] = [""] * (end - start)  # dropped; blank lines keep the other blocks apart
-        markdown = "\n".join(lines)
-    inert = "\n".join(_inert(line) for line in markdown.split("\n"))  # cannot link: checked below
-    found = rendered_links(inert)
-    if any(link.url not in accepted for link in found):
-        withheld = "The answer was withheld: it could not be shown without links outside the supplied records."
-        return Checked(withheld, [], list(dict.fromkeys(cut)))
-    return Checked(inert, list(dict.fromkeys(accepted[link.url] for link in found)), list(dict.fromkeys(cut)))
+        markdown = _cut(markdown, leaks, attempt)
+    return Checked(WITHHELD, [], _unique(cut))  # not reached by any input we know of; the last resort
+
+
+def _cut(markdown: str, leaks: list[RenderedLink], attempt: int) -> str:
+    """One round of cutting, harsher each time: the linkified text or tag itself made inert (first round,
+    when the parser gave its source), the blocks' lines made inert, the blocks' lines dropped, and in the
+    last round every line made inert."""
+    lines = markdown.split("\n")
+    if attempt == _MAX_ROUNDS - 1:
+        return "\n".join(_inert(line) for line in lines)
+    blocks: dict[tuple[int, int], list[RenderedLink]] = {}
+    for leak in leaks:
+        blocks.setdefault(leak.lines, []).append(leak)
+    for (start, end), here in sorted(blocks.items(), reverse=True):  # bottom up: earlier lines stay put
+        if attempt == 0 and all(leak.source for leak in here):
+            block = "\n".join(lines[start:end])
+            for source in {leak.source for leak in here}:
+                block = block.replace(source, inline(source))  # type: ignore[arg-type]
+            lines[start:end] = block.split("\n")
+        elif attempt <= 1:
+            lines[start:end] = [_inert(line) for line in lines[start:end]]
+        else:
+            lines[start:end] = [""] * (end - start)  # dropped; blank lines keep the other blocks apart
+    return "\n".join(lines)
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
 
 
 def _inert(line: str) -> str:
