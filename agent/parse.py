@@ -46,7 +46,6 @@ KEY_LINE = re.compile(
 ANSWER_LINE = re.compile(r"^[ \t]*(?:\*\*|#+[ \t]*)?answer[ \t]*:?[ \t]*(?:\*\*)?[ \t]*$", re.IGNORECASE)
 YAML_QUESTION_KEY = re.compile(r"^[\"']?question[\"']?[ \t]*:", re.IGNORECASE | re.MULTILINE)
 ARXIV = re.compile(r"^arxiv\.org/(?:abs|pdf)/(?P<id>.+?)(?:v\d+)?(?:\.pdf)?$", re.IGNORECASE)
-MARKDOWN_LINK = re.compile(r"^\[[^\]]*\]\((?P<url>[^()\s]+)\)$")
 FIELD_NAMES = {
     "name": "name",
     "model": "name",
@@ -370,20 +369,17 @@ def _text_blocks(lines: list[str]) -> dict[str, list[Record]]:
 
 
 def _clean_value(value: Any, *, link: bool) -> Any:
-    """A field's value without surrounding emphasis (or ``<>`` around a link); N/A, None, '-' mean missing."""
+    """A field's value; N/A, None, '-' mean missing. A name or summary loses surrounding emphasis; a link
+    is kept exactly as written (the schema accepts it only if it is one URL, with nothing around it)."""
     if not isinstance(value, str):
         return value  # pydantic reports wrong types
-    value = value.strip() if link else clean_text(value).strip()  # a link is checked as written, never repaired
-    for mark in ("**", "__", "`", "*", "_"):
-        if len(value) > 2 * len(mark) and value.startswith(mark) and value.endswith(mark):
-            value = value[len(mark) : -len(mark)].strip()
-            break
-    if link:
-        if value.startswith("<") and value.endswith(">"):
-            value = value[1:-1].strip()
-        markdown = MARKDOWN_LINK.match(value)
-        if markdown:
-            value = markdown["url"]
+    value = value.strip()
+    if not link:
+        value = clean_text(value)
+        for mark in ("**", "__", "`", "*", "_"):
+            if len(value) > 2 * len(mark) and value.startswith(mark) and value.endswith(mark):
+                value = value[len(mark) : -len(mark)].strip()
+                break
     return None if value.lower() in EMPTY_VALUES else value
 
 

@@ -88,7 +88,8 @@ def test_bold_keys_bullets_and_tolerant_headers() -> None:
     q = parse_question_text(text)
     assert q.question == "How does it work?"
     assert q.models[0].name == "SISR-Any-LIIF-RDN"
-    assert q.models[0].links() == SEED_LINKS[:2]
+    assert q.models[0].links() == SEED_LINKS[1:2]  # a link field is one URL and nothing else, <> included
+    assert q.models[0].dropped_links == {"paper": f"<{SEED_LINKS[0]}>"}
     assert [(p.name, p.paper, p.summary) for p in q.papers] == [
         ("FeatSharp", "http://arxiv.org/pdf/2502.16025v1.pdf", "Sharper features.")
     ]
