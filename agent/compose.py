@@ -14,6 +14,7 @@ from agent.prompts import render
 from agent.schema import Draft, Evidence, ModelCard, PaperCard, Record, ToolCall
 
 LINK_LABELS = (("paper", "Paper"), ("github", "GitHub"), ("huggingface", "HuggingFace"))
+DETAILED_MODELS = 8  # parts 1 and 2 walk through this many models; part 3 lists every one
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -78,6 +79,7 @@ def compose(evidence: Evidence, tool_calls: list[ToolCall]) -> Draft:
     question = evidence.question
     ids = passage_ids(evidence)
     models = [model_context(evidence, i, r, ids) for i, r in enumerate(question.models, 1)]
+    detailed = models[:DETAILED_MODELS]
     papers = [
         {"name": r.name, "links": labelled_links(r), "relevance": relevance(evidence, r, i)}
         for i, r in enumerate(question.papers, 1)
@@ -85,8 +87,10 @@ def compose(evidence: Evidence, tool_calls: list[ToolCall]) -> Draft:
     context = {
         "task": evidence.task,
         "task_passage": "T1" if evidence.task else None,
-        "models": models,
-        "model_names": ", ".join(inline(m["name"]) for m in models) or "the recommended models",
+        "models": detailed,
+        "more_models": len(models) - len(detailed),
+        "listed_models": models,
+        "model_names": ", ".join(inline(m["name"]) for m in detailed) or "the recommended models",
         "papers": papers,
         "runs": tool_calls,
     }

@@ -319,3 +319,18 @@ def test_a_paper_about_another_task_is_not_called_related():
     answer = answer_question(load_question(str(EXAMPLES / "picture-from-words.txt")), settings=OFFLINE)
     (line,) = [line for line in answer.sections["references"].splitlines() if "Super-Resolution" in line]
     assert "Related:" not in line and "super-resolution" in line
+
+
+def test_many_models_are_walked_through_eight_at_a_time_and_all_listed():
+    """An answer stays readable (and fast) with thousands of records: parts 1 and 2 take the first eight,
+    part 3 names every model with its links."""
+    from agent.schema import Question, Record
+
+    models = [Record(name=f"Model-{i}", paper=f"https://arxiv.org/abs/2101.{i:05d}") for i in range(20)]
+    question = Question(source="many", question="How do these models enlarge photos?", models=models)
+    answer = answer_question(question, AskOptions(tools=False, backend="offline"))
+    task, workflow, references = (answer.sections[part] for part in ("task", "workflow", "references"))
+    assert "Model-7" in workflow and "Model-8" not in workflow
+    assert "…and 12 more recommended models, named with their links in part 3." in task
+    assert all(f"**Model-{i}** (recommended model): Paper <{m.paper}>" in references for i, m in enumerate(models))
+    assert answer.links == [m.paper for m in models]
