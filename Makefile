@@ -38,6 +38,8 @@ bench: setup
 	$(BIN)/python bench/liif_memory.py
 	$(BIN)/python bench/ask_speed.py
 	$(BIN)/python bench/retrieval_speed.py
+	$(BIN)/python bench/hostile_speed.py
+	$(BIN)/python bench/attack_sets.py tests/fixtures/attacks/heldout tests/fixtures/attacks/EXPECTED.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
