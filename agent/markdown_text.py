@@ -50,7 +50,12 @@ def inline(text: str | None) -> str:
         return ""
     text = _ALWAYS.sub(r"\\\1", one_line(str(text)))
     text = _ADDRESS.sub(lambda m: "\\" + m[0], text)
-    return _LINE_START.sub(lambda m: m[1] + "\\" + m[2] if not m[2].isdigit() else m[1] + m[2] + "\\", text)
+    return _LINE_START.sub(_escape_line_start, text)
+
+
+def _escape_line_start(match: re.Match[str]) -> str:
+    indent, marker = match[1], match[2]
+    return f"{indent}{marker}\\" if marker.isdigit() else f"{indent}\\{marker}"  # "1\." ends a list item
 
 
 def code(text: str | None) -> str:
