@@ -369,7 +369,7 @@ def test_size_larger_than_any_image(source, edsr_weights):
 def test_a_thin_strip_wider_than_any_image_is_refused_before_it_allocates(source, edsr_weights):
     """30 MP is under the pixel limit, but 10 million columns would need gigabytes of per-column features."""
     line = assert_one_line_error(run("upscale", source, "--size", "9999999x3", "--weights", edsr_weights))
-    assert "over 65,535 pixels on a side" in line and "alloc" not in line
+    assert "over the 65,535-pixel limit on a side" in line and "alloc" not in line
 
 
 def test_checkpoint_whose_model_is_not_a_mapping(tmp_path):

@@ -128,12 +128,14 @@ def output_size(
         if not (factor > 0 and math.isfinite(factor)):
             raise ImageError(f"scale must be positive and finite, got {factor:g}")
         if max(input_size) * factor > MAX_SIDE:
-            raise ImageError(f"scale {factor:g} is too large: the output would be over {MAX_SIDE:,} pixels on a side")
+            raise ImageError(
+                f"scale {factor:g} is too large: the output would be over the {MAX_SIDE:,}-pixel limit on a side"
+            )
         width, height = round(input_size[0] * factor), round(input_size[1] * factor)
     if width < 1 or height < 1:
         raise ImageError(f"output size {width}x{height} is empty")
     if max(width, height) > MAX_SIDE:
-        raise ImageError(f"output size {width}x{height} is too large: over {MAX_SIDE:,} pixels on a side")
+        raise ImageError(f"output size {width}x{height} is too large: over the {MAX_SIDE:,}-pixel limit on a side")
     return width, height
 
 
