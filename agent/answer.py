@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.compose import compose
-from agent.corpus import classify_task, load_corpus
+from agent.corpus import identify_task, load_corpus
 from agent.evidence import gather_evidence
 from agent.files import atomic_file
 from agent.guard import guard
@@ -52,8 +52,10 @@ def build_evidence(question: Question, settings: AgentSettings) -> Evidence:
             if card is not None:
                 cards[record.name] = card
     model_cards = [c for c in cards.values() if isinstance(c, ModelCard)]
-    text = " ".join([question.question, *(f"{r.name} {r.summary or ''}" for r in question.models)])
-    task = classify_task(corpus, text, model_cards)
+    names = [f"{r.name} {r.summary or ''}" for r in question.models]
+    task = identify_task(corpus, question.question, names, model_cards)
+    if question.retrieval is not None and not question.retrieval.confident:
+        task = None  # the search found nothing that fits: no task is asserted either
     return gather_evidence(question, cards, task, embeddings=settings.embeddings)
 
 

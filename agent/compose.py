@@ -7,9 +7,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from agent.corpus import classify_task, load_corpus
-from agent.evidence import tokens
 from agent.markdown_text import inline
+from agent.paper_notes import note, problem_text, similarities
 from agent.prompts import render
 from agent.schema import Draft, Evidence, ModelCard, PaperCard, Record, ToolCall
 
@@ -35,6 +34,8 @@ def passage_ids(evidence: Evidence) -> dict[str, str]:
 
 
 def model_context(evidence: Evidence, index: int, record: Record, ids: dict[str, str]) -> dict[str, Any]:
+    """What the templates say about one model: its card's own input, output and steps; else the task's
+    general ones (labelled as general); else nothing, and the template says the records do not tell."""
     card = evidence.cards.get(record.name)
     card = card if isinstance(card, ModelCard) else None
     task = evidence.task
@@ -43,36 +44,27 @@ def model_context(evidence: Evidence, index: int, record: Record, ids: dict[str,
         "card": card,
         "summary": first_sentence(record.summary),
         "passage": ids.get(card.summary, f"M{index}") if card else f"M{index}",
-        "input": card.input if card else (task.input if task else "the data the model was built for"),
-        "output": card.output if card else (task.output if task else "the model's prediction"),
+        "input": card.input if card else (task.input if task else None),
+        "output": card.output if card else (task.output if task else None),
         "steps": [f"{step} [{ids[step]}]" if step in ids else step for step in card.method] if card else [],
         "general_steps": task.steps if (task and not card) else [],
         "links": labelled_links(record),
     }
 
 
-def relevance(evidence: Evidence, record: Record, index: int) -> str:
-    """An honest one-line relevance: from the paper's card when we have one, else from word overlap."""
-    task = evidence.task
-    topic = task.name.lower() if task else "the question"
-    card = evidence.cards.get(record.name)
-    if isinstance(card, PaperCard):
-        related = task is not None and task.id in card.topics
-        return f"{'Related' if related else 'Tangential to ' + topic}: {card.summary} [P{index}]"
-    text = f"{record.name} {record.summary or ''}"
-    own_task = classify_task(load_corpus(), text, [])
-    if task and own_task and own_task.id == task.id:
-        return f"Related: like the question, it is about {topic} [P{index}]"
-    about = set(tokens(evidence.question.question)) | (set(tokens(" ".join(task.keywords))) if task else set())
-    shared = sorted(about & set(tokens(text)))
-    subject = own_task.name.lower() if own_task else None
-    if len(shared) >= 3:
-        though = f", though its main subject is {subject}" if subject else ""
-        terms = ", ".join(shared[:5])
-        return f"Possibly related: its record shares the terms {terms} with the question{though} [P{index}]"
-    if subject:
-        return f"Tangential: judged from its title and summary it is about {subject}, not {topic} [P{index}]"
-    return f"Tangential: judged from its title and summary, it does not address {topic} directly [P{index}]"
+def paper_contexts(evidence: Evidence) -> list[dict[str, Any]]:
+    """Each related paper with its links and an honest note (see ``agent.paper_notes``)."""
+    question, task = evidence.question, evidence.task
+    cards = [evidence.cards.get(r.name) for r in question.papers]
+    uncarded = [r for r, card in zip(question.papers, cards, strict=True) if not isinstance(card, PaperCard)]
+    scores = similarities(uncarded, problem_text(question.question, task)) or [None] * len(uncarded)
+    by_name = dict(zip((r.name for r in uncarded), scores, strict=True))
+    contexts = []
+    for i, (record, card) in enumerate(zip(question.papers, cards, strict=True), 1):
+        paper_card = card if isinstance(card, PaperCard) else None
+        written = note(record, paper_card, task, by_name.get(record.name))
+        contexts.append({"name": record.name, "links": labelled_links(record), "note": written, "passage": f"P{i}"})
+    return contexts
 
 
 def compose(evidence: Evidence, tool_calls: list[ToolCall]) -> Draft:
@@ -80,15 +72,13 @@ def compose(evidence: Evidence, tool_calls: list[ToolCall]) -> Draft:
     ids = passage_ids(evidence)
     models = [model_context(evidence, i, r, ids) for i, r in enumerate(question.models, 1)]
     detailed = models[:DETAILED_MODELS]
-    papers = [
-        {"name": r.name, "links": labelled_links(r), "relevance": relevance(evidence, r, i)}
-        for i, r in enumerate(question.papers, 1)
-    ]
+    papers = paper_contexts(evidence)
     context = {
         "task": evidence.task,
         "task_passage": "T1" if evidence.task else None,
         "models": detailed,
         "more_models": len(models) - len(detailed),
+        "any_summary": any(m["summary"] for m in detailed),
         "listed_models": models,
         "model_names": ", ".join(inline(m["name"]) for m in detailed) or "the recommended models",
         "papers": papers,

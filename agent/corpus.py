@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -40,22 +40,73 @@ class Corpus:
 
     def card_for(self, record: Record, kind: Literal["model", "paper"] = "model") -> Card | None:
         """The card for a supplied record, by name/alias or paper URL; cards of ``kind`` are tried first."""
-        groups: list[Sequence[Card]] = [self.models, self.papers]
+        groups = [self._model_lookup, self._paper_lookup]
         if kind == "paper":
             groups.reverse()
-        for cards in groups:
-            if card := _match(record, cards):
+        for lookup in groups:
+            if card := lookup.match(record):
                 return card
         return None
 
+    @cached_property
+    def _model_lookup(self) -> _Lookup:
+        return _Lookup(self.models)
 
-def _match(record: Record, cards: Sequence[Card]) -> Card | None:
-    """A card whose name or alias is the record's name, else one that shares a paper URL with it."""
-    name = name_key(record.name)
-    by_name = (card for card in cards if name in {name_key(n) for n in [card.name, *card.aliases]})
-    urls = {normalise_url(url) for url in record.links()}
-    by_url = (card for card in cards if urls & {normalise_url(url) for url in card.paper_urls})
-    return next(by_name, None) or next(by_url, None)
+    @cached_property
+    def _paper_lookup(self) -> _Lookup:
+        return _Lookup(self.papers)
+
+
+class _Lookup:
+    """Cards by name and alias, by paper URL, and by the words of their shorter names, built once."""
+
+    def __init__(self, cards: Sequence[Card]) -> None:
+        self.by_name: dict[str, Card] = {}
+        self.by_url: dict[str, Card] = {}
+        self.nicknames: list[tuple[str, list[str], Card]] = []  # (letters, words, card)
+        for card in cards:
+            for alias in [card.name, *card.aliases]:
+                key = name_key(alias)
+                self.by_name.setdefault(key, card)
+                words = _name_words(alias)
+                if key and len(words) <= 6:  # a paper title is no nickname
+                    self.nicknames.append((key, words, card))
+            for url in card.paper_urls:
+                self.by_url.setdefault(normalise_url(url), card)
+
+    def match(self, record: Record) -> Card | None:
+        """A card whose name or alias is the record's name, else one that shares a paper URL with it, else
+        one whose name or alias stands inside the record's name ("ASR-Whisper-Large-v3" is Whisper's)."""
+        if card := self.by_name.get(name_key(record.name)):
+            return card
+        for url in record.links():
+            if card := self.by_url.get(normalise_url(url)):
+                return card
+        return self._inside(record.name)
+
+    def _inside(self, name: str) -> Card | None:
+        """The card with the longest name or alias inside ``name``: as a run of its words, or (when long
+        enough not to match by chance) inside its letters and digits; a short name only at the start."""
+        words, letters = _name_words(name), name_key(name)
+        best: tuple[int, Card] | None = None
+        for key, alias_words, card in self.nicknames:
+            if best is not None and len(key) <= best[0]:
+                continue
+            at = _run_at(words, alias_words)
+            if (at is not None and (len(key) >= 4 or at == 0)) or (len(key) >= 7 and key in letters):
+                best = (len(key), card)
+        return best[1] if best else None
+
+
+def _name_words(name: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", name.casefold())
+
+
+def _run_at(words: list[str], run: list[str]) -> int | None:
+    """Where ``run`` occurs in ``words`` as consecutive words, or None."""
+    if not run:
+        return None
+    return next((i for i in range(len(words) - len(run) + 1) if words[i : i + len(run)] == run), None)
 
 
 def name_key(name: str) -> str:
@@ -123,6 +174,62 @@ def classify_task(corpus: Corpus, text: str, cards: Sequence[Card | None] = ()) 
     scores = keyword_scores(corpus.tasks, text)
     best = max(scores, key=scores.__getitem__, default=None)  # the first listed among equals
     return corpus.task(best) if best else None
+
+
+# A task read from the question's meaning alone must be this close (MiniLM cosine with the task's
+# description) and this far ahead of the next task; otherwise the answer says it cannot tell.
+TASK_SIMILARITY = 0.30
+TASK_MARGIN = 0.02
+
+
+def identify_task(
+    corpus: Corpus, question: str, names: Sequence[str], cards: Sequence[Card | None] = ()
+) -> Task | None:
+    """The task a question is about, reading everything supplied: a matched model card's task; else the
+    keywords in the models' names (technical words, the strongest hint); else the question's keywords
+    and its meaning (MiniLM) together. None when those disagree and neither is clear: the answer then
+    says so instead of guessing.
+    """
+    for card in cards:
+        if isinstance(card, ModelCard) and (task := corpus.task(card.task)):
+            return task
+    in_names = keyword_scores(corpus.tasks, " ".join(names))
+    in_question = keyword_scores(corpus.tasks, question)
+    if in_names:
+        return corpus.task(max(in_names, key=lambda task_id: (in_names[task_id], in_question.get(task_id, 0))))
+    ranked = sorted(in_question, key=lambda task_id: -in_question[task_id])
+    by_meaning = _closest_task(corpus, " ".join([question, *names]))
+    if ranked and (by_meaning is None or by_meaning.id in ranked[:2] or in_question[ranked[0]] >= 3):
+        return corpus.task(ranked[0])
+    return by_meaning
+
+
+def _closest_task(corpus: Corpus, text: str) -> Task | None:
+    """The task whose description is clearly closest in meaning to ``text``, or None."""
+    try:
+        similarity = task_vectors(corpus) @ _encode([text])[0]
+    except (ImportError, OSError, RuntimeError):
+        return None
+    order = similarity.argsort()[::-1]
+    best, second = float(similarity[order[0]]), float(similarity[order[1]]) if len(order) > 1 else 0.0
+    return corpus.tasks[order[0]] if best >= TASK_SIMILARITY and best - second >= TASK_MARGIN else None
+
+
+def _encode(texts: list[str]) -> Any:
+    from agent.minilm import load_minilm  # torch: only when meaning is needed
+
+    return load_minilm().encode(texts)
+
+
+_TASK_VECTORS: dict[int, Any] = {}
+
+
+def task_vectors(corpus: Corpus) -> Any:
+    """The tasks' descriptions embedded, once per corpus."""
+    if id(corpus) not in _TASK_VECTORS:
+        texts = [f"{t.name}: {t.doing}. Input: {t.input}. Output: {t.output}." for t in corpus.tasks]
+        _TASK_VECTORS[id(corpus)] = _encode(texts)
+    return _TASK_VECTORS[id(corpus)]
 
 
 def keyword_scores(tasks: Sequence[Task], text: str) -> dict[str, int]:

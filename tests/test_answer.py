@@ -306,13 +306,26 @@ def test_cli_ask_says_on_stderr_when_the_llm_failed(monkeypatch):
 
 
 def test_a_model_without_a_card_gets_the_tasks_general_workflow():
-    answer = answer_question(load_question(str(EXAMPLES / "voice-to-text.txt")), settings=OFFLINE)
+    question = load_question(str(EXAMPLES / "voice-to-text.txt"))
+    uncarded = question.models[0].model_copy(update={"name": "ASR-Frobnicator-9000", "paper": None})
+    answer = answer_question(question.model_copy(update={"models": [uncarded]}), settings=OFFLINE)
     workflow = answer.sections["workflow"]
     assert "generally work like this" in workflow and "not specific to" in workflow
     from agent.corpus import load_corpus
 
     steps = next(t for t in load_corpus().tasks if t.id == "speech-recognition").steps
     assert len(steps) == 3 and all(step in workflow for step in steps)
+
+
+def test_a_model_nothing_describes_gets_no_placeholder_workflow_and_no_guessed_task():
+    from agent.schema import Question, Record
+
+    question = Question(source="odd", question="What does this do?", models=[Record(name="Zorblax-7")])
+    answer = answer_question(question, settings=OFFLINE)
+    assert "I can't tell the task for certain" in answer.sections["task"]
+    workflow = answer.sections["workflow"]
+    assert "don't say what it takes in" in workflow
+    assert "the data the model was built for" not in workflow and "the model's prediction" not in workflow
 
 
 def test_a_paper_about_another_task_is_not_called_related():
