@@ -23,14 +23,16 @@ from rich.console import Console
 from agent.answer import AskOptions, answer_question, build_evidence
 from agent.corpus import load_corpus
 from agent.errors import AgentError, plain_message
+from agent.evidence import rank
 from agent.guard import strip_unsupplied_links
 from agent.parse import MAX_FIELD_CHARS, load_question
 from agent.prompts import render
 from agent.retrieval import with_retrieved_records
-from agent.schema import Answer, Question
+from agent.schema import Answer, Passage, Question
 from agent.settings import AgentSettings
 
 PROMPT = "scientist> "
+SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"(])")
 HELP = """\
 Type a question and press Enter (Alt-Enter or Esc-Enter for a new line); later lines are follow-ups.
   /load FILE              load a question file (its records ground the answers)
@@ -165,6 +167,8 @@ class ChatSession:
         try:
             if self.answer is not None and self.question is not None and self.mode == "openai":
                 reply = self.follow_up_llm(text)
+            elif self.answer is not None and self.question is not None:
+                reply = self.follow_up_offline(text)
             else:
                 reply = self.answer_offline_or_first(text)
         except KeyboardInterrupt:
@@ -188,6 +192,21 @@ class ChatSession:
         self.answer = answer
         self.show_markdown(answer.answer_markdown or "")
         return answer.answer_markdown
+
+    def follow_up_offline(self, text: str) -> str:
+        """A follow-up without an LLM: the passages of this question's evidence that best match it, quoted
+        and cited, never a regenerated answer to a different question."""
+        assert self.question is not None
+        sentences = [
+            Passage(id=passage.id, source=passage.source, text=sentence)
+            for passage in build_evidence(self.question, self.settings).passages
+            for sentence in SENTENCE.split(passage.text)
+            if len(sentence.split()) >= 4
+        ]
+        best = [sentence for sentence in rank(text, sentences) if sentence.score > 0][:3]
+        reply = render("chat_offline_followup.j2", passages=best)
+        self.show_markdown(reply)
+        return reply
 
     def follow_up_llm(self, text: str) -> str | None:
         """Stream the LLM's reply to a follow-up; links outside the supplied records never show."""

@@ -65,8 +65,10 @@ def test_scripted_offline_session_through_prompt_toolkit(demo_cache, tmp_path):
         chat.run()
     shown = out.getvalue()
     assert "Loaded" in shown and "Traceback" not in shown
-    assert shown.count("## 1. Task") == 2  # the question and the offline follow-up
-    assert "> Which of the related papers matters most here?" in shown
+    assert shown.count("## 1. Task") == 1  # the follow-up is not answered with a regenerated answer
+    follow_up = shown[shown.index("Without an LLM I can't reason") :]
+    assert re.search(r'- ".+" \[(?:[MPCT]\d+), from ', follow_up)  # passages of this question, quoted and cited
+    assert "OPENAI_API_KEY" in follow_up
     assert chat.question.question == SEED_QUESTION  # the file's records stay; the question is the user's
     assert len(chat.question.papers) == 3
     output = demo_cache / "chat" / "input-32x24-liif.png"
