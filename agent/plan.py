@@ -16,7 +16,7 @@ def is_super_resolution(evidence: Evidence) -> bool:
     for record in evidence.question.models:
         card = evidence.cards.get(record.name)
         if isinstance(card, ModelCard):
-            if card.tool == TOOL_NAME:
+            if card.tool == TOOL_NAME or card.task == "image-super-resolution":
                 return True
         elif SUPER_RESOLUTION.search(f"{record.name} {record.summary or ''}"):
             return True
