@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from agent.corpus import CORPUS_DIR, Corpus, classify_task, load_corpus, normalise_url
-from agent.schema import ModelCard, PaperCard, Record, Task
+from agent.schema import ModelCard, PaperCard, Record, Task, is_single_url
 
 SEED_QUESTION = (
     "I used to avoid enlarging small pictures, but now AI makes them look great even at 4x. What makes this possible?"
@@ -67,6 +67,34 @@ def test_card_prose_holds_no_urls(corpus: Corpus) -> None:
             assert not URL_IN_PROSE.search(text), (card.name, text)
     for paper in corpus.papers:
         assert not URL_IN_PROSE.search(paper.summary), paper.name
+
+
+def card_problems(card: ModelCard) -> list[str]:
+    """What a model card lacks: a lay summary, concrete input and output, 3-5 steps of its own method, and
+    paper links that are each one plain http(s) URL."""
+    shortest = {"summary": 40, "input": 8, "output": 8}
+    problems = [f"{field} is too short" for field, least in shortest.items() if len(getattr(card, field)) < least]
+    if not 3 <= len(card.method) <= 5:
+        problems.append(f"{len(card.method)} method steps, not 3 to 5")
+    problems += [f"paper URL {url!r} is not one plain URL" for url in card.paper_urls if not is_single_url(url)]
+    return problems
+
+
+def test_every_model_card_is_complete(corpus: Corpus) -> None:
+    assert len(corpus.models) >= 100
+    assert {card.name: card_problems(card) for card in corpus.models if card_problems(card)} == {}
+
+
+def test_the_card_check_rejects_what_it_should() -> None:
+    good = next(card for card in load_corpus().models if card.name == "SISR-Any-LIIF-RDN")
+    assert card_problems(good) == []
+    for change, problem in [
+        ({"method": good.method[:2]}, "2 method steps"),
+        ({"summary": "An upscaler."}, "summary is too short"),
+        ({"paper_urls": ["https://arxiv.org/abs/2012.09161 [x](https://evil.example)"]}, "is not one plain URL"),
+        ({"paper_urls": ["arxiv.org/abs/2012.09161"]}, "is not one plain URL"),
+    ]:
+        assert any(problem in p for p in card_problems(good.model_copy(update=change))), change
 
 
 def _write_corpus(root: Path, model_yaml: str) -> Path:
