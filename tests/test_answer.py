@@ -347,3 +347,11 @@ def test_many_models_are_walked_through_eight_at_a_time_and_all_listed():
     assert "…and 12 more recommended models, named with their links in part 3." in task
     assert all(f"**Model-{i}** (recommended model): Paper <{m.paper}>" in references for i, m in enumerate(models))
     assert answer.links == [m.paper for m in models]
+
+
+def test_an_off_topic_bare_question_asserts_no_task():
+    """The search finds nothing that fits, so the answer says it can't tell, and then names no task."""
+    answer = answer_question(load_question("What is a good banana bread recipe?"), settings=OFFLINE)
+    task = answer.sections["task"]
+    assert "can't tell" in task and "In AI terms this is" not in task
+    assert "general shape of" not in answer.sections["workflow"]
