@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from agent.markdown_text import inline
-from agent.paper_notes import note, problem_text, similarities
+from agent.paper_notes import closeness, note, problem_text
 from agent.prompts import render
 from agent.schema import Draft, Evidence, ModelCard, PaperCard, Record, ToolCall
 
@@ -57,8 +57,8 @@ def paper_contexts(evidence: Evidence) -> list[dict[str, Any]]:
     question, task = evidence.question, evidence.task
     cards = [evidence.cards.get(r.name) for r in question.papers]
     uncarded = [r for r, card in zip(question.papers, cards, strict=True) if not isinstance(card, PaperCard)]
-    scores = similarities(uncarded, problem_text(question.question, task)) or [None] * len(uncarded)
-    by_name = dict(zip((r.name for r in uncarded), scores, strict=True))
+    signals = closeness(uncarded, problem_text(question.question, task)) or [None] * len(uncarded)
+    by_name = dict(zip((r.name for r in uncarded), signals, strict=True))
     contexts = []
     for i, (record, card) in enumerate(zip(question.papers, cards, strict=True), 1):
         paper_card = card if isinstance(card, PaperCard) else None

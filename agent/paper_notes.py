@@ -19,9 +19,9 @@ from agent.schema import PaperCard, Record, Task
 Level = Literal["related", "tangential", "not related"]
 
 # Cosine of a paper with the question's problem (MiniLM), chosen on the development set's paper labels
-# (bench/answer_quality.py levels); the held-out set checks them.
-RELATED_IN_FIELD = 0.33  # a paper of the question's field this close addresses its problem
-RELATED_ANY = 0.45  # any paper this close does
+# (bench/answer_quality.py levels: 79 of 100 pairs right); the held-out set checks them.
+RELATED_IN_FIELD = 0.36  # a paper of the question's field this close addresses its problem
+RELATED_ANY = 0.50  # any paper this close does
 TANGENTIAL = 0.30  # below this and outside the question's field: not related
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")
@@ -54,37 +54,53 @@ def problem_text(question: str, task: Task | None) -> str:
     return f"{question} {task.name}: {task.doing}." if task else question
 
 
-def note(record: Record, card: PaperCard | None, task: Task | None, similarity: float | None) -> PaperNote:
-    """The note for one related paper. ``similarity`` is its cosine with the question's problem
-    (None when embeddings are not available: then only its own field decides)."""
+@dataclass(frozen=True)
+class Closeness:
+    """How a paper reads next to the question: its cosine with the question's problem, and the task
+    whose description it is closest to in meaning."""
+
+    similarity: float
+    task: Task | None
+
+
+def note(record: Record, card: PaperCard | None, task: Task | None, closeness: Closeness | None) -> PaperNote:
+    """The note for one related paper (``closeness`` is None when embeddings are not available: then
+    only the paper's own words, read by keywords, decide)."""
     if card is not None:  # our own card: its topics were written by hand
         level: Level = "related" if task is not None and task.id in card.topics else "tangential"
         return PaperNote(level, card.summary, quoted=False)
-    about = contribution(record.summary)
-    text = f"{record.name}. {record.summary or ''}"
-    own = classify_task(load_corpus(), text, [])
-    same_task = task is not None and own is not None and own.id == task.id
-    same_field = task is not None and own is not None and own.area == task.area
-    closeness = -1.0 if similarity is None else similarity
-    if same_task or (same_field and closeness >= RELATED_IN_FIELD) or closeness >= RELATED_ANY:
+    own = [classify_task(load_corpus(), f"{record.name}. {record.summary or ''}", [])]
+    own.append(closeness.task if closeness else None)
+    same_task = task is not None and any(t is not None and t.id == task.id for t in own)
+    same_field = task is not None and any(t is not None and t.area == task.area for t in own)
+    similarity = closeness.similarity if closeness else -1.0
+    if same_task or (same_field and similarity >= RELATED_IN_FIELD) or similarity >= RELATED_ANY:
         level = "related"
-    elif same_field or closeness >= TANGENTIAL:
+    elif same_field or similarity >= TANGENTIAL:
         level = "tangential"
     else:
         level = "not related"
+    about = contribution(record.summary)
     if about is None:
         return PaperNote(level, "its record gives only the title", quoted=False)
     return PaperNote(level, about, quoted=True)
 
 
-def similarities(records: list[Record], problem: str) -> list[float] | None:
-    """Each paper's cosine with the question's problem (MiniLM), or None if the encoder cannot load."""
+def closeness(records: list[Record], problem: str) -> list[Closeness] | None:
+    """Each paper next to the question's problem (MiniLM), or None if the encoder cannot load."""
     if not records:
         return []
     try:
+        from agent.corpus import task_vectors
         from agent.minilm import load_minilm
 
-        vectors = load_minilm().encode([problem, *(f"{r.name}. {contribution(r.summary) or ''}" for r in records)])
+        corpus = load_corpus()
+        texts = [problem, *(f"{r.name}. {contribution(r.summary) or ''}" for r in records)]
+        vectors = load_minilm().encode(texts)
+        tasks = task_vectors(corpus)
     except (ImportError, OSError, RuntimeError):
         return None
-    return [float(vectors[0] @ vector) for vector in vectors[1:]]
+    return [
+        Closeness(float(vectors[0] @ vector), corpus.tasks[int((tasks @ vector).argmax())] if corpus.tasks else None)
+        for vector in vectors[1:]
+    ]
