@@ -38,6 +38,7 @@ def answer(folder: Path, out: Path) -> None:
     grading = out / "grading"
     shutil.rmtree(grading, ignore_errors=True)
     grading.mkdir(parents=True)
+    (out / "names.jsonl").unlink(missing_ok=True)
     order = list(files)
     random.Random(0).shuffle(order)
     placeholders, abstained = [], []
@@ -45,7 +46,8 @@ def answer(folder: Path, out: Path) -> None:
         markdown = (answers / f"{path.stem}.md").read_text() if (answers / f"{path.stem}.md").exists() else ""
         (grading / f"{number:03d}.question.txt").write_text(path.read_text())
         (grading / f"{number:03d}.answer.md").write_text(markdown or "(no answer)")
-        (grading / "names.jsonl").open("a").write(json.dumps({"number": f"{number:03d}", "file": path.name}) + "\n")
+        with (out / "names.jsonl").open("a") as names:  # beside the pairs, not among them: graders see no file names
+            names.write(json.dumps({"number": f"{number:03d}", "file": path.name}) + "\n")
         if any(p in markdown for p in PLACEHOLDERS):
             placeholders.append(path.name)
         if any(a in markdown for a in ABSTAINED):
