@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from agent.corpus import exact_match
 from agent.markdown_text import inline
 from agent.paper_notes import closeness, note, problem_text
 from agent.prompts import render
@@ -42,6 +43,7 @@ def model_context(evidence: Evidence, index: int, record: Record, ids: dict[str,
     return {
         "name": record.name,
         "card": card,
+        "card_is_own": card is not None and exact_match(record, card),
         "summary": first_sentence(record.summary),
         "passage": ids.get(card.summary, f"M{index}") if card else f"M{index}",
         "input": card.input if card else (task.input if task else None),
@@ -55,14 +57,17 @@ def model_context(evidence: Evidence, index: int, record: Record, ids: dict[str,
 def paper_contexts(evidence: Evidence) -> list[dict[str, Any]]:
     """Each related paper with its links and an honest note (see ``agent.paper_notes``)."""
     question, task = evidence.question, evidence.task
+    recommended = [c for r in question.models if isinstance(c := evidence.cards.get(r.name), ModelCard)]
     cards = [evidence.cards.get(r.name) for r in question.papers]
     uncarded = [r for r, card in zip(question.papers, cards, strict=True) if not isinstance(card, PaperCard)]
-    signals = closeness(uncarded, problem_text(question.question, task)) or [None] * len(uncarded)
+    problem = problem_text(
+        question.question, task, [r.name for r in question.models] + [c.summary for c in recommended]
+    )
+    signals = closeness(uncarded, problem) or [None] * len(uncarded)
     by_name = dict(zip((r.name for r in uncarded), signals, strict=True))
     contexts = []
     for i, (record, card) in enumerate(zip(question.papers, cards, strict=True), 1):
-        paper_card = card if isinstance(card, PaperCard) else None
-        written = note(record, paper_card, task, by_name.get(record.name))
+        written = note(record, card, task, by_name.get(record.name), recommended)
         contexts.append({"name": record.name, "links": labelled_links(record), "note": written, "passage": f"P{i}"})
     return contexts
 
@@ -79,6 +84,7 @@ def compose(evidence: Evidence, tool_calls: list[ToolCall]) -> Draft:
         "models": detailed,
         "more_models": len(models) - len(detailed),
         "any_summary": any(m["summary"] for m in detailed),
+        "liif_recommended": any(m["card"] is not None and m["card"].tool == "liif_upscale" for m in models),
         "listed_models": models,
         "model_names": ", ".join(inline(m["name"]) for m in detailed) or "the recommended models",
         "papers": papers,

@@ -93,9 +93,26 @@ class _Lookup:
             if best is not None and len(key) <= best[0]:
                 continue
             at = _run_at(words, alias_words)
-            if (at is not None and (len(key) >= 4 or at == 0)) or (len(key) >= 7 and key in letters):
+            if (at is not None and (len(key) >= 4 or at == 0)) or (len(key) >= 7 and _inside_letters(key, letters)):
                 best = (len(key), card)
         return best[1] if best else None
+
+
+def _inside_letters(key: str, letters: str) -> bool:
+    """``key`` inside ``letters`` and not followed by a digit: "starcoder2" is not StarCoder."""
+    at = letters.find(key)
+    while at != -1:
+        if not letters[at + len(key) : at + len(key) + 1].isdigit():
+            return True
+        at = letters.find(key, at + 1)
+    return False
+
+
+def exact_match(record: Record, card: Card) -> bool:
+    """The card is the record's own (same name or alias, or same paper), not one whose name it contains."""
+    names = {name_key(name) for name in [card.name, *card.aliases]}
+    papers = {normalise_url(url) for url in card.paper_urls}
+    return name_key(record.name) in names or any(normalise_url(url) in papers for url in record.links())
 
 
 def _name_words(name: str) -> list[str]:

@@ -10,19 +10,20 @@ tangential (same field, a different problem), not related (another field).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from agent.corpus import classify_task, load_corpus
-from agent.schema import PaperCard, Record, Task
+from agent.schema import ModelCard, PaperCard, Record, Task
 
 Level = Literal["related", "tangential", "not related"]
 
 # Cosine of a paper with the question's problem (MiniLM), chosen on the development set's paper labels
-# (bench/answer_quality.py levels: 79 of 100 pairs right); the held-out set checks them.
-RELATED_IN_FIELD = 0.36  # a paper of the question's field this close addresses its problem
-RELATED_ANY = 0.50  # any paper this close does
-TANGENTIAL = 0.30  # below this and outside the question's field: not related
+# (bench/answer_quality.py levels: 131 of 156 pairs right); the held-out set checks them.
+RELATED_IN_FIELD = 0.42  # a paper of the question's field this close addresses its problem
+RELATED_ANY = 0.60  # any paper this close does
+TANGENTIAL = 0.35  # below this and outside the question's field: not related
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")
 _CONTRIBUTION = re.compile(
@@ -49,9 +50,10 @@ def contribution(summary: str | None, limit: int = 240) -> str | None:
     return chosen if len(chosen) <= limit else chosen[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " …"
 
 
-def problem_text(question: str, task: Task | None) -> str:
-    """What the question is about, for comparing papers with it: the question and its task."""
-    return f"{question} {task.name}: {task.doing}." if task else question
+def problem_text(question: str, task: Task | None, models: Sequence[str] = ()) -> str:
+    """What the question is about, for comparing papers with it: the question, its task and what we know
+    of the recommended models (names, card summaries)."""
+    return " ".join([question, f"{task.name}: {task.doing}." if task else "", *models]).strip()
 
 
 @dataclass(frozen=True)
@@ -63,15 +65,26 @@ class Closeness:
     task: Task | None
 
 
-def note(record: Record, card: PaperCard | None, task: Task | None, closeness: Closeness | None) -> PaperNote:
+def note(
+    record: Record,
+    card: PaperCard | ModelCard | None,
+    task: Task | None,
+    closeness: Closeness | None,
+    recommended: Sequence[ModelCard] = (),
+) -> PaperNote:
     """The note for one related paper (``closeness`` is None when embeddings are not available: then
-    only the paper's own words, read by keywords, decide)."""
-    if card is not None:  # our own card: its topics were written by hand
+    only the paper's own words, read by keywords, decide). ``card`` is a paper card, or the model card
+    of the model this paper introduced; ``recommended`` are the recommended models' cards."""
+    if isinstance(card, PaperCard):  # our own card: its topics were written by hand
         level: Level = "related" if task is not None and task.id in card.topics else "tangential"
         return PaperNote(level, card.summary, quoted=False)
-    own = [classify_task(load_corpus(), f"{record.name}. {record.summary or ''}", [])]
+    corpus = load_corpus()
+    own = [classify_task(corpus, f"{record.name}. {record.summary or ''}", [])]
     own.append(closeness.task if closeness else None)
-    same_task = task is not None and any(t is not None and t.id == task.id for t in own)
+    if card is not None:  # the paper of a model we know: its card says its task
+        own.append(corpus.task(card.task))
+    builds_on = card is not None and any(card.name == model.name for model in recommended)
+    same_task = builds_on or (task is not None and any(t is not None and t.id == task.id for t in own))
     same_field = task is not None and any(t is not None and t.area == task.area for t in own)
     similarity = closeness.similarity if closeness else -1.0
     if same_task or (same_field and similarity >= RELATED_IN_FIELD) or similarity >= RELATED_ANY:
