@@ -224,7 +224,7 @@ def identify_task(
 def _closest_task(corpus: Corpus, text: str) -> Task | None:
     """The task whose description is clearly closest in meaning to ``text``, or None."""
     try:
-        similarity = task_vectors(corpus) @ _encode([text])[0]
+        similarity = task_vectors(corpus) @ embed([text])[0]
     except (ImportError, OSError, RuntimeError):
         return None
     order = similarity.argsort()[::-1]
@@ -232,8 +232,9 @@ def _closest_task(corpus: Corpus, text: str) -> Task | None:
     return corpus.tasks[order[0]] if best >= TASK_SIMILARITY and best - second >= TASK_MARGIN else None
 
 
-def _encode(texts: list[str]) -> Any:
-    from agent.minilm import load_minilm  # torch: only when meaning is needed
+def embed(texts: list[str]) -> Any:
+    """MiniLM sentence vectors of ``texts`` (unit length); torch loads only when meaning is needed."""
+    from agent.minilm import load_minilm
 
     return load_minilm().encode(texts)
 
@@ -245,7 +246,7 @@ def task_vectors(corpus: Corpus) -> Any:
     """The tasks' descriptions embedded, once per corpus."""
     if id(corpus) not in _TASK_VECTORS:
         texts = [f"{t.name}: {t.doing}. Input: {t.input}. Output: {t.output}." for t in corpus.tasks]
-        _TASK_VECTORS[id(corpus)] = _encode(texts)
+        _TASK_VECTORS[id(corpus)] = embed(texts)
     return _TASK_VECTORS[id(corpus)]
 
 

@@ -104,12 +104,10 @@ def closeness(records: list[Record], problem: str) -> list[Closeness] | None:
     if not records:
         return []
     try:
-        from agent.corpus import task_vectors
-        from agent.minilm import load_minilm
+        from agent.corpus import embed, task_vectors
 
         corpus = load_corpus()
-        texts = [problem, *(f"{r.name}. {contribution(r.summary) or ''}" for r in records)]
-        vectors = load_minilm().encode(texts)
+        vectors = embed([problem, *(f"{r.name}. {contribution(r.summary) or ''}" for r in records)])
         tasks = task_vectors(corpus)
     except (ImportError, OSError, RuntimeError):
         return None

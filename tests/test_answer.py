@@ -355,3 +355,18 @@ def test_an_off_topic_bare_question_asserts_no_task():
     task = answer.sections["task"]
     assert "can't tell" in task and "In AI terms this is" not in task
     assert "general shape of" not in answer.sections["workflow"]
+
+
+QUALITY = Path(__file__).resolve().parent.parent / "examples" / "quality"
+
+
+@pytest.mark.parametrize("folder", [EXAMPLES, QUALITY / "dev"], ids=["examples", "development-set"])
+def test_no_answer_has_a_placeholder_workflow(folder):
+    """Every example and every development question (written blind by a helper) gets a real workflow:
+    a card's, the task's general one labelled as such, or a plain statement of what the records lack."""
+    for path in sorted(folder.glob("*.txt")):
+        answer = answer_question(load_question(str(path)), AskOptions(tools=False), OFFLINE)
+        workflow = answer.sections["workflow"]
+        assert "the data the model was built for" not in workflow, path.name
+        assert "**Output**: the model's prediction" not in workflow, path.name
+        assert "**Input**:" in workflow or "records give only" in workflow, path.name
