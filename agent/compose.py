@@ -67,7 +67,7 @@ def paper_contexts(evidence: Evidence) -> list[dict[str, Any]]:
     by_name = dict(zip((r.name for r in uncarded), signals, strict=True))
     contexts = []
     for i, (record, card) in enumerate(zip(question.papers, cards, strict=True), 1):
-        written = note(record, card, task, by_name.get(record.name), recommended)
+        written = note(record, card, task, by_name.get(record.name), recommended, [r.name for r in question.models])
         contexts.append({"name": record.name, "links": labelled_links(record), "note": written, "passage": f"P{i}"})
     return contexts
 

@@ -88,6 +88,8 @@ class _Lookup:
         """The card with the longest name or alias inside ``name``: as a run of its words, or (when long
         enough not to match by chance) inside its letters and digits; a short name only at the start."""
         words, letters = _name_words(name), name_key(name)
+        if len(words) > 5:
+            return None  # a paper title, not a model's name: its words are no nickname of ours
         best: tuple[int, Card] | None = None
         for key, alias_words, card in self.nicknames:
             if best is not None and len(key) <= best[0]:

@@ -20,8 +20,8 @@ from agent.schema import ModelCard, PaperCard, Record, Task
 Level = Literal["related", "tangential", "not related"]
 
 # Cosine of a paper with the question's problem (MiniLM), chosen on the development set's paper labels
-# (bench/answer_quality.py levels: 131 of 156 pairs right); the held-out set checks them.
-RELATED_IN_FIELD = 0.42  # a paper of the question's field this close addresses its problem
+# (bench/answer_quality.py levels), then stricter about "related" after blind grading; held-out checks.
+RELATED_IN_FIELD = 0.50  # a paper of the question's field this close addresses its problem
 RELATED_ANY = 0.60  # any paper this close does
 TANGENTIAL = 0.35  # below this and outside the question's field: not related
 
@@ -71,10 +71,12 @@ def note(
     task: Task | None,
     closeness: Closeness | None,
     recommended: Sequence[ModelCard] = (),
+    names: Sequence[str] = (),
 ) -> PaperNote:
     """The note for one related paper (``closeness`` is None when embeddings are not available: then
     only the paper's own words, read by keywords, decide). ``card`` is a paper card, or the model card
-    of the model this paper introduced; ``recommended`` are the recommended models' cards."""
+    of the model this paper introduced; ``recommended`` are the recommended models' cards and ``names``
+    their names (a paper whose title names what a recommended model is built on is related)."""
     if isinstance(card, PaperCard):  # our own card: its topics were written by hand
         level: Level = "related" if task is not None and task.id in card.topics else "tangential"
         return PaperNote(level, card.summary, quoted=False)
@@ -83,9 +85,11 @@ def note(
     own.append(closeness.task if closeness else None)
     if card is not None:  # the paper of a model we know: its card says its task
         own.append(corpus.task(card.task))
-    builds_on = card is not None and any(card.name == model.name for model in recommended)
+    builds_on = (card is not None and any(card.name == model.name for model in recommended)) or _named_in(
+        record.name, names
+    )
     same_task = builds_on or (task is not None and any(t is not None and t.id == task.id for t in own))
-    same_field = task is not None and any(t is not None and t.area == task.area for t in own)
+    same_field = task is not None and any(t is not None and _field(t) == _field(task) for t in own)
     similarity = closeness.similarity if closeness else -1.0
     if same_task or (same_field and similarity >= RELATED_IN_FIELD) or similarity >= RELATED_ANY:
         level = "related"
@@ -97,6 +101,29 @@ def note(
     if about is None:
         return PaperNote(level, "its record gives only the title", quoted=False)
     return PaperNote(level, about, quoted=True)
+
+
+_FIELDS = {"video": "vision", "3d": "vision", "robotics": "vision"}  # one field of seeing, for relevance
+
+
+def _field(task: Task) -> str:
+    return _FIELDS.get(task.area, task.area)
+
+
+_GENERIC = frozenset(
+    "model models learning network networks neural deep image images language large vision visual text speech "
+    "audio data based towards via using with from for the and self supervised transformer transformers "
+    "pre training trained efficient scalable unified general foundation".split()
+)
+
+
+def _named_in(title: str, names: Sequence[str]) -> bool:
+    """The paper's short title (before a colon) has a distinctive word that a recommended model's name is
+    built from: "Hyena Hierarchy: …" and HyenaDNA."""
+    short = title.split(":", 1)[0].casefold()
+    words = {w for w in re.findall(r"[a-z][a-z0-9]{3,}", short) if w not in _GENERIC}
+    letters = [re.sub(r"[\W_]+", "", name.casefold()) for name in names]
+    return any(word in name for word in words for name in letters)
 
 
 def closeness(records: list[Record], problem: str) -> list[Closeness] | None:
