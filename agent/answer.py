@@ -51,9 +51,10 @@ def build_evidence(question: Question, settings: AgentSettings) -> Evidence:
             card = corpus.card_for(record, kind)
             if card is not None:
                 cards[record.name] = card
-    model_cards = [c for c in cards.values() if isinstance(c, ModelCard)]
-    names = [f"{r.name} {r.summary or ''}" for r in question.models]
-    task = identify_task(corpus, question.question, names, model_cards)
+    # Only the recommended models' own cards say the task: a related paper's card is about that paper.
+    model_cards = [c for r in question.models if isinstance(c := cards.get(r.name), ModelCard)]
+    described = " ".join([question.question, *(r.summary or "" for r in question.models)])
+    task = identify_task(corpus, described, [r.name for r in question.models], model_cards)
     if question.retrieval is not None and not question.retrieval.confident:
         task = None  # the search found nothing that fits: no task is asserted either
     return gather_evidence(question, cards, task, embeddings=settings.embeddings)

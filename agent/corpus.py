@@ -82,7 +82,10 @@ class _Lookup:
         for url in record.links():
             if card := self.by_url.get(normalise_url(url)):
                 return card
-        return self._inside(record.name)
+        card = self._inside(record.name)
+        if card is not None and record.paper and card.paper_urls:
+            return None  # another paper, so another model, whatever its name borrows ("Qwen2-VL" is not Qwen2)
+        return card
 
     def _inside(self, name: str) -> Card | None:
         """The card with the longest name or alias inside ``name``: as a run of its words, or (when long
@@ -130,7 +133,7 @@ def _run_at(words: list[str], run: list[str]) -> int | None:
 
 def name_key(name: str) -> str:
     """A name with case, spaces and punctuation ignored: 'SISR-Any-LIIF-RDN' == 'sisr any liif rdn'."""
-    return re.sub(r"[\W_]+", "", name.casefold())
+    return re.sub(r"[\W_]+", "", name.casefold().replace("+", "plus"))  # PointNet++ is not PointNet
 
 
 def normalise_url(url: str) -> str:
@@ -205,9 +208,9 @@ def identify_task(
     corpus: Corpus, question: str, names: Sequence[str], cards: Sequence[Card | None] = ()
 ) -> Task | None:
     """The task a question is about, reading everything supplied: a matched model card's task; else the
-    keywords in the models' names (technical words, the strongest hint); else the question's keywords
-    and its meaning (MiniLM) together. None when those disagree and neither is clear: the answer then
-    says so instead of guessing.
+    keywords in the models' names (technical words, the strongest hint); else the keywords and meaning
+    (MiniLM) of ``question`` (the question with the models' summaries) together. None when those
+    disagree and neither is clear: the answer then says so instead of guessing.
     """
     for card in cards:
         if isinstance(card, ModelCard) and (task := corpus.task(card.task)):
