@@ -202,6 +202,7 @@ def classify_task(corpus: Corpus, text: str, cards: Sequence[Card | None] = ()) 
 # description) and this far ahead of the next task; otherwise the answer says it cannot tell.
 TASK_SIMILARITY = 0.30
 TASK_MARGIN = 0.02
+TASK_SLACK = 0.12  # a keyword's task may trail the closest task in meaning by this much, no more
 
 
 def identify_task(
@@ -217,20 +218,36 @@ def identify_task(
             return task
     in_names = keyword_scores(corpus.tasks, " ".join(names))
     in_question = keyword_scores(corpus.tasks, question)
+    similarity = _meaning(corpus, " ".join([question, *names]))
     if in_names:
-        return corpus.task(max(in_names, key=lambda task_id: (in_names[task_id], in_question.get(task_id, 0))))
+        by_names = max(in_names, key=lambda task_id: (in_names[task_id], in_question.get(task_id, 0)))
+        if similarity is None or _plausible(corpus, by_names, similarity):
+            return corpus.task(by_names)  # else a word in a name misled (a "WaveNet" that forecasts traffic)
     ranked = sorted(in_question, key=lambda task_id: -in_question[task_id])
-    by_meaning = _closest_task(corpus, " ".join([question, *names]))
-    if ranked and (by_meaning is None or by_meaning.id in ranked[:2] or in_question[ranked[0]] >= 3):
+    by_meaning = _closest_task(corpus, similarity)
+    agreed = ranked and (by_meaning is None or by_meaning.id in ranked[:2] or in_question[ranked[0]] >= 3)
+    if agreed and (similarity is None or _plausible(corpus, ranked[0], similarity)):
         return corpus.task(ranked[0])
     return by_meaning
 
 
-def _closest_task(corpus: Corpus, text: str) -> Task | None:
-    """The task whose description is clearly closest in meaning to ``text``, or None."""
+def _meaning(corpus: Corpus, text: str) -> Any:
+    """``text``'s MiniLM similarity to each task's description, or None without the encoder."""
     try:
-        similarity = task_vectors(corpus) @ embed([text])[0]
+        return task_vectors(corpus) @ embed([text])[0]
     except (ImportError, OSError, RuntimeError):
+        return None
+
+
+def _plausible(corpus: Corpus, task_id: str, similarity: Any) -> bool:
+    """A task read from keywords is plausible unless the question's meaning clearly points elsewhere."""
+    index = next(i for i, task in enumerate(corpus.tasks) if task.id == task_id)
+    return float(similarity[index]) >= float(similarity.max()) - TASK_SLACK
+
+
+def _closest_task(corpus: Corpus, similarity: Any) -> Task | None:
+    """The task whose description is clearly closest in meaning, or None."""
+    if similarity is None:
         return None
     order = similarity.argsort()[::-1]
     best, second = float(similarity[order[0]]), float(similarity[order[1]]) if len(order) > 1 else 0.0
