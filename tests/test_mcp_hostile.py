@@ -94,6 +94,10 @@ def test_lone_surrogates_get_a_reply(root: Path) -> None:
 
     async def main() -> None:
         async with Client(escaping_stdio(server_env(root))) as client:
+            # Untimed warm-up: the first answer of a fresh server loads torch and MiniLM (seconds, more on a
+            # busy machine); the limit below is for the surrogate handling, not for that start-up.
+            warm = {"question": "Which model enlarges photos?", "models": [{"name": "Model X"}], "backend": "offline"}
+            await client.call_tool("answer_question", {**warm, "run_tools": False})
             arguments = {
                 "question": "Which model enlarges \ud800 photos?",
                 "models": [{"name": "Model\ud800X", "summary": "Upscales \udfff images."}],
