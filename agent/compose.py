@@ -15,6 +15,7 @@ from agent.schema import Draft, Evidence, ModelCard, PaperCard, Record, ToolCall
 
 LINK_LABELS = (("paper", "Paper"), ("github", "GitHub"), ("huggingface", "HuggingFace"))
 DETAILED_MODELS = 8  # parts 1 and 2 walk through this many models; part 3 lists every one
+MEASURED_PAPERS = 64  # papers judged by meaning (MiniLM); any beyond, by their own words only
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -63,8 +64,9 @@ def paper_contexts(evidence: Evidence) -> list[dict[str, Any]]:
     problem = problem_text(
         question.question, task, [r.name for r in question.models] + [c.summary for c in recommended]
     )
-    signals = closeness(uncarded, problem) or [None] * len(uncarded)
-    by_name = dict(zip((r.name for r in uncarded), signals, strict=True))
+    measured = uncarded[:MEASURED_PAPERS]
+    signals = closeness(measured, problem) or [None] * len(measured)
+    by_name = dict(zip((r.name for r in measured), signals, strict=True))
     contexts = []
     for i, (record, card) in enumerate(zip(question.papers, cards, strict=True), 1):
         written = note(record, card, task, by_name.get(record.name), recommended, [r.name for r in question.models])

@@ -265,10 +265,17 @@ _TASK_VECTORS: dict[int, Any] = {}
 
 
 def task_vectors(corpus: Corpus) -> Any:
-    """The tasks' descriptions embedded, once per corpus."""
+    """The tasks' descriptions embedded, once per corpus: taken from the shipped search index when it was
+    built from this very taxonomy (no encoding at all), else encoded now."""
     if id(corpus) not in _TASK_VECTORS:
-        texts = [f"{t.name}: {t.doing}. Input: {t.input}. Output: {t.output}." for t in corpus.tasks]
-        _TASK_VECTORS[id(corpus)] = embed(texts)
+        from agent.minilm import MODEL_NAME
+        from agent.search_index import load_index, task_text, taxonomy_digest
+
+        index = load_index(CORPUS_DIR)
+        if index is not None and index.model == MODEL_NAME and index.taxonomy == taxonomy_digest(corpus.tasks):
+            _TASK_VECTORS[id(corpus)] = index.task_vectors
+        else:
+            _TASK_VECTORS[id(corpus)] = embed([task_text(task) for task in corpus.tasks])
     return _TASK_VECTORS[id(corpus)]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
 
 from agent.corpus import classify_task, load_corpus
@@ -81,7 +82,8 @@ def note(
         level: Level = "related" if task is not None and task.id in card.topics else "tangential"
         return PaperNote(level, card.summary, quoted=False)
     corpus = load_corpus()
-    own = [classify_task(corpus, f"{record.name}. {record.summary or ''}", [])]
+    about = contribution(record.summary)
+    own = [classify_task(corpus, f"{record.name}. {about or ''}", [])]  # its title and main claim
     own.append(closeness.task if closeness else None)
     if card is not None:  # the paper of a model we know: its card says its task
         own.append(corpus.task(card.task))
@@ -97,7 +99,6 @@ def note(
         level = "tangential"
     else:
         level = "not related"
-    about = contribution(record.summary)
     if about is None:
         return PaperNote(level, "its record gives only the title", quoted=False)
     return PaperNote(level, about, quoted=True)
@@ -122,8 +123,14 @@ def _named_in(title: str, names: Sequence[str]) -> bool:
     built from: "Hyena Hierarchy: …" and HyenaDNA."""
     short = title.split(":", 1)[0].casefold()
     words = {w for w in re.findall(r"[a-z][a-z0-9]{3,}", short) if w not in _GENERIC}
-    letters = [re.sub(r"[\W_]+", "", name.casefold()) for name in names]
-    return any(word in name for word in words for name in letters)
+    letters = _letters(tuple(names))
+    return any(word in letters for word in words)
+
+
+@cache
+def _letters(names: tuple[str, ...]) -> str:
+    """The models' names as letters and digits, one per line (computed once per answer, not per paper)."""
+    return "\n".join(re.sub(r"[\W_]+", "", name.casefold()) for name in names)
 
 
 def closeness(records: list[Record], problem: str) -> list[Closeness] | None:
