@@ -221,12 +221,13 @@ def identify_task(
     similarity = _meaning(corpus, " ".join([question, *names]))
     if in_names:
         by_names = max(in_names, key=lambda task_id: (in_names[task_id], in_question.get(task_id, 0)))
-        if similarity is None or _plausible(corpus, by_names, similarity):
+        if similarity is None or by_names in in_question or _plausible(corpus, by_names, similarity):
             return corpus.task(by_names)  # else a word in a name misled (a "WaveNet" that forecasts traffic)
     ranked = sorted(in_question, key=lambda task_id: -in_question[task_id])
     by_meaning = _closest_task(corpus, similarity)
     agreed = ranked and (by_meaning is None or by_meaning.id in ranked[:2] or in_question[ranked[0]] >= 3)
-    if agreed and (similarity is None or _plausible(corpus, ranked[0], similarity)):
+    strong = bool(ranked) and in_question[ranked[0]] >= 3  # a phrase of three words or more
+    if agreed and (similarity is None or strong or _plausible(corpus, ranked[0], similarity)):
         return corpus.task(ranked[0])
     return by_meaning
 
