@@ -23,7 +23,7 @@ from rich.console import Console
 from agent.answer import AskOptions, answer_question, build_evidence
 from agent.corpus import load_corpus
 from agent.errors import AgentError, plain_message
-from agent.evidence import rank
+from agent.evidence import rank, sentences
 from agent.guard import strip_unsupplied_links
 from agent.parse import MAX_FIELD_CHARS, load_question
 from agent.prompts import render
@@ -32,7 +32,6 @@ from agent.schema import Answer, Passage, Question
 from agent.settings import AgentSettings
 
 PROMPT = "scientist> "
-SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"(])")
 HELP = """\
 Type a question and press Enter (Alt-Enter or Esc-Enter for a new line); later lines are follow-ups.
   /load FILE              load a question file (its records ground the answers)
@@ -197,13 +196,13 @@ class ChatSession:
         """A follow-up without an LLM: the passages of this question's evidence that best match it, quoted
         and cited, never a regenerated answer to a different question."""
         assert self.question is not None
-        sentences = [
+        pieces = [
             Passage(id=passage.id, source=passage.source, text=sentence)
             for passage in build_evidence(self.question, self.settings).passages
-            for sentence in SENTENCE.split(passage.text)
+            for sentence in sentences(passage.text)
             if len(sentence.split()) >= 4
         ]
-        best = [sentence for sentence in rank(text, sentences) if sentence.score > 0][:3]
+        best = [piece for piece in rank(text, pieces) if piece.score > 0][:3]
         reply = render("chat_offline_followup.j2", passages=best)
         self.show_markdown(reply)
         return reply

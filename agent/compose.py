@@ -4,30 +4,29 @@ for any valid question file, including models that have no card in ``corpus/``."
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from agent.corpus import exact_match
+from agent.evidence import sentences
 from agent.markdown_text import inline
 from agent.paper_notes import closeness, note, problem_text
 from agent.prompts import render
-from agent.schema import Draft, Evidence, ModelCard, PaperCard, Record, ToolCall
+from agent.schema import LINK_LABELS, Draft, Evidence, ModelCard, PaperCard, Record, ToolCall
 
-LINK_LABELS = (("paper", "Paper"), ("github", "GitHub"), ("huggingface", "HuggingFace"))
 DETAILED_MODELS = 8  # parts 1 and 2 walk through this many models; part 3 lists every one
 MEASURED_PAPERS = 64  # papers judged by meaning (MiniLM); any beyond, by their own words only
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 def first_sentence(text: str | None, limit: int = 220) -> str:
-    if not text:
+    found = sentences(text or "")
+    if not found:
         return ""
-    sentence = SENTENCE_END.split(" ".join(text.split()), maxsplit=1)[0]
+    sentence = found[0]
     return sentence if len(sentence) <= limit else sentence[:limit].rsplit(" ", 1)[0] + " …"
 
 
 def labelled_links(record: Record) -> list[tuple[str, str]]:
-    return [(label, getattr(record, field)) for field, label in LINK_LABELS if getattr(record, field)]
+    return [(label, getattr(record, field)) for field, label in LINK_LABELS.items() if getattr(record, field)]
 
 
 def passage_ids(evidence: Evidence) -> dict[str, str]:

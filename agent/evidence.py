@@ -23,6 +23,14 @@ def tokens(text: str) -> list[str]:
     return [t for t in TOKEN.findall(text.lower()) if t not in STOPWORDS]
 
 
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")  # "e.g. semantic" is no break
+
+
+def sentences(text: str) -> list[str]:
+    """``text``'s sentences, whitespace made single."""
+    return [s.strip() for s in _SENTENCE_BREAK.split(" ".join(text.split())) if s.strip()]
+
+
 def bm25_scores(query: str, documents: list[str], k1: float = 1.5, b: float = 0.75) -> list[float]:
     """Okapi BM25 of each document against the query."""
     docs = [tokens(d) for d in documents]

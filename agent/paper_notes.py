@@ -16,6 +16,7 @@ from functools import cache
 from typing import Literal
 
 from agent.corpus import classify_task, load_corpus
+from agent.evidence import sentences
 from agent.schema import ModelCard, PaperCard, Record, Task
 
 Level = Literal["related", "tangential", "not related"]
@@ -26,7 +27,6 @@ RELATED_IN_FIELD = 0.50  # a paper of the question's field this close addresses 
 RELATED_ANY = 0.60  # any paper this close does
 TANGENTIAL = 0.35  # below this and outside the question's field: not related
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")
 _CONTRIBUTION = re.compile(
     r"\b(?:we|this (?:paper|work|study|article)|here we|our (?:method|approach|model|work))\s+"
     r"(?:\w+\s+){0,2}?(?:propose|introduce|present|develop|describe|show|demonstrate|study|investigate|"
@@ -46,8 +46,8 @@ def contribution(summary: str | None, limit: int = 240) -> str | None:
     """The summary's sentence that says what the paper does, else its first sentence; shortened."""
     if not summary or not summary.strip():
         return None
-    sentences = [s.strip() for s in _SENTENCE.split(" ".join(summary.split())) if s.strip()]
-    chosen = next((s for s in sentences if _CONTRIBUTION.search(s)), sentences[0])
+    found = sentences(summary)
+    chosen = next((s for s in found if _CONTRIBUTION.search(s)), found[0])
     return chosen if len(chosen) <= limit else chosen[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " …"
 
 
