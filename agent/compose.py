@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.corpus import exact_match
+from agent.corpus import load_corpus
 from agent.evidence import sentences
 from agent.markdown_text import inline
 from agent.paper_notes import closeness, note, problem_text
@@ -43,7 +43,7 @@ def model_context(evidence: Evidence, index: int, record: Record, ids: dict[str,
     return {
         "name": record.name,
         "card": card,
-        "card_is_own": card is not None and exact_match(record, card),
+        "card_is_own": card is not None and load_corpus().is_own_card(record, card),
         "summary": first_sentence(record.summary),
         "passage": ids.get(card.summary, f"M{index}") if card else f"M{index}",
         "input": card.input if card else (task.input if task else None),

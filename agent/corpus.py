@@ -48,6 +48,22 @@ class Corpus:
                 return card
         return None
 
+    def is_own_card(self, record: Record, card: Card) -> bool:
+        """``card`` is the record's own (same name or alias, or same paper), not one whose name it contains."""
+        return any(lookup.exact(record) is card for lookup in (self._model_lookup, self._paper_lookup))
+
+    @cached_property
+    def task_vectors(self) -> Any:
+        """The tasks' descriptions embedded: taken from the shipped search index when it was built from this
+        very taxonomy (no encoding at all), else encoded now, once."""
+        from agent.minilm import MODEL_NAME
+        from agent.search_index import load_index, task_text, taxonomy_digest
+
+        index = load_index(CORPUS_DIR)
+        if index is not None and index.model == MODEL_NAME and index.taxonomy == taxonomy_digest(self.tasks):
+            return index.task_vectors
+        return embed([task_text(task) for task in self.tasks])
+
     @cached_property
     def _model_lookup(self) -> _Lookup:
         return _Lookup(self.models)
@@ -74,14 +90,17 @@ class _Lookup:
             for url in card.paper_urls:
                 self.by_url.setdefault(normalise_url(url), card)
 
-    def match(self, record: Record) -> Card | None:
-        """A card whose name or alias is the record's name, else one that shares a paper URL with it, else
-        one whose name or alias stands inside the record's name ("ASR-Whisper-Large-v3" is Whisper's)."""
+    def exact(self, record: Record) -> Card | None:
+        """A card whose name or alias is the record's name, else one that shares a paper URL with it."""
         if card := self.by_name.get(name_key(record.name)):
             return card
-        for url in record.links():
-            if card := self.by_url.get(normalise_url(url)):
-                return card
+        return next((card for url in record.links() if (card := self.by_url.get(normalise_url(url)))), None)
+
+    def match(self, record: Record) -> Card | None:
+        """The record's own card (``exact``), else one whose name or alias stands inside the record's name
+        ("ASR-Whisper-Large-v3" is Whisper's)."""
+        if card := self.exact(record):
+            return card
         card = self._inside(record.name)
         if card is not None and record.paper and card.paper_urls:
             return None  # another paper, so another model, whatever its name borrows ("Qwen2-VL" is not Qwen2)
@@ -111,13 +130,6 @@ def _inside_letters(key: str, letters: str) -> bool:
             return True
         at = letters.find(key, at + 1)
     return False
-
-
-def exact_match(record: Record, card: Card) -> bool:
-    """The card is the record's own (same name or alias, or same paper), not one whose name it contains."""
-    names = {name_key(name) for name in [card.name, *card.aliases]}
-    papers = {normalise_url(url) for url in card.paper_urls}
-    return name_key(record.name) in names or any(normalise_url(url) in papers for url in record.links())
 
 
 def _name_words(name: str) -> list[str]:
@@ -235,7 +247,7 @@ def identify_task(
 def _meaning(corpus: Corpus, text: str) -> Any:
     """``text``'s MiniLM similarity to each task's description, or None without the encoder."""
     try:
-        return task_vectors(corpus) @ embed([text])[0]
+        return corpus.task_vectors @ embed([text])[0]
     except (ImportError, OSError, RuntimeError):
         return None
 
@@ -260,24 +272,6 @@ def embed(texts: list[str]) -> Any:
     from agent.minilm import load_minilm
 
     return load_minilm().encode(texts)
-
-
-_TASK_VECTORS: dict[int, Any] = {}
-
-
-def task_vectors(corpus: Corpus) -> Any:
-    """The tasks' descriptions embedded, once per corpus: taken from the shipped search index when it was
-    built from this very taxonomy (no encoding at all), else encoded now."""
-    if id(corpus) not in _TASK_VECTORS:
-        from agent.minilm import MODEL_NAME
-        from agent.search_index import load_index, task_text, taxonomy_digest
-
-        index = load_index(CORPUS_DIR)
-        if index is not None and index.model == MODEL_NAME and index.taxonomy == taxonomy_digest(corpus.tasks):
-            _TASK_VECTORS[id(corpus)] = index.task_vectors
-        else:
-            _TASK_VECTORS[id(corpus)] = embed([task_text(task) for task in corpus.tasks])
-    return _TASK_VECTORS[id(corpus)]
 
 
 def keyword_scores(tasks: Sequence[Task], text: str) -> dict[str, int]:

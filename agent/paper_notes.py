@@ -138,11 +138,11 @@ def closeness(records: list[Record], problem: str) -> list[Closeness] | None:
     if not records:
         return []
     try:
-        from agent.corpus import embed, task_vectors
+        from agent.corpus import embed
 
         corpus = load_corpus()
         vectors = embed([problem, *(f"{r.name}. {contribution(r.summary) or ''}" for r in records)])
-        tasks = task_vectors(corpus)
+        tasks = corpus.task_vectors
     except (ImportError, OSError, RuntimeError):
         return None
     return [
