@@ -29,10 +29,15 @@ _LINE_START = re.compile(r"^(\s*)([#>+=\-]|\d+(?=[.)]))")
 _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
 
 
+def without_surrogates(text: str) -> str:
+    """Lone surrogates (from JSON ``"\\ud800"`` or undecodable file names) as U+FFFD: UTF-8 cannot carry them."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
 def clean_text(text: str) -> str:
     """Text any writer or renderer can take: lone surrogates become U+FFFD, control characters
     other than tab and newline go, CR/CRLF become LF."""
-    text = _SURROGATE.sub("\ufffd", text)
+    text = without_surrogates(text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return _CONTROL.sub("", text)
 

@@ -50,6 +50,7 @@ from pydantic import BaseModel, Field
 
 from agent.corpus import CORPUS_DIR, load_corpus
 from agent.errors import AgentError
+from agent.markdown_text import without_surrogates
 from agent.parse import parse_question_text
 from agent.schema import Question, Record, Retrieval
 from agent.settings import AgentSettings
@@ -67,7 +68,6 @@ INSTRUCTIONS = (
 )
 DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # a FIFO opens at once, then is refused
-LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 SERVER_PATH = re.compile(r"(?<![\w/.:~])/(?:[^\s/:'\"]+/)*([^\s/:'\"]+)")
 
 logger = logging.getLogger(__name__)
@@ -150,7 +150,7 @@ def why_unopened(exc: OSError) -> str:
 def without_lone_surrogates(value: Any) -> Any:
     """``value`` (JSON-like data) with each lone surrogate made U+FFFD: UTF-8, hence the wire, cannot carry one."""
     if isinstance(value, str):
-        return LONE_SURROGATE.sub("\ufffd", value)
+        return without_surrogates(value)
     if isinstance(value, list):
         return [without_lone_surrogates(item) for item in value]
     if isinstance(value, dict):

@@ -110,8 +110,9 @@ def parse_question_text(text: str, source: str = "-") -> Question:
     """Parse a question file's content; the format (JSON, YAML or seed text) is detected from it."""
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     _reject_non_questions(text)
-    # Lone surrogates (which no UTF-8 writer takes) and control characters never get past the parser:
-    # cleaned in the text, and again in every value, since JSON escapes ("\\ud800") make new ones.
+    # Lone surrogates (which no UTF-8 writer takes) and control characters: cleaned in the text here (a raw
+    # control character would make JSON unreadable), and in every value by the schema, since JSON escapes
+    # ("\\ud800") make new ones.
     text, source = clean_text(text), clean_text(source)
     if text.lstrip().startswith(("{", "[")):
         try:
@@ -210,7 +211,7 @@ def _from_mapping(data: Any, source: str, kind: str) -> Question:
         if key in BLOCK_NAMES and value is not None:
             block = BLOCK_NAMES[key]
             blocks[block] = _merge_duplicates(blocks[block] + _records(value, block))
-    return Question(source=source, question=clean_text(question).strip(), **blocks)
+    return Question(source=source, question=question.strip(), **blocks)
 
 
 def _records(items: Any, block: str) -> list[Record]:
@@ -374,8 +375,7 @@ def _clean_value(value: Any, *, link: bool) -> Any:
     if not isinstance(value, str):
         return value  # pydantic reports wrong types
     value = value.strip()
-    if not link:
-        value = clean_text(value)
+    if not link:  # names and summaries are cleaned by the schema; links are refused there, never repaired
         for mark in ("**", "__", "`", "*", "_"):
             if len(value) > 2 * len(mark) and value.startswith(mark) and value.endswith(mark):
                 value = value[len(mark) : -len(mark)].strip()
