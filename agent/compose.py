@@ -9,7 +9,7 @@ from typing import Any
 from agent.corpus import load_corpus
 from agent.evidence import sentences
 from agent.markdown_text import inline
-from agent.paper_notes import closeness, note, problem_text
+from agent.paper_notes import closeness, name_letters, note, problem_text
 from agent.prompts import render
 from agent.schema import LINK_LABELS, Draft, Evidence, ModelCard, PaperCard, Record, ToolCall
 
@@ -66,9 +66,10 @@ def paper_contexts(evidence: Evidence) -> list[dict[str, Any]]:
     measured = uncarded[:MEASURED_PAPERS]
     signals = closeness(measured, problem) or [None] * len(measured)
     by_name = dict(zip((r.name for r in measured), signals, strict=True))
+    letters = name_letters([r.name for r in question.models])
     contexts = []
     for i, (record, card) in enumerate(zip(question.papers, cards, strict=True), 1):
-        written = note(record, card, task, by_name.get(record.name), recommended, [r.name for r in question.models])
+        written = note(record, card, task, by_name.get(record.name), recommended, letters)
         contexts.append({"name": record.name, "links": labelled_links(record), "note": written, "passage": f"P{i}"})
     return contexts
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import Literal
 
 from agent.corpus import classify_task, load_corpus
@@ -72,12 +71,13 @@ def note(
     task: Task | None,
     closeness: Closeness | None,
     recommended: Sequence[ModelCard] = (),
-    names: Sequence[str] = (),
+    model_letters: str = "",
 ) -> PaperNote:
     """The note for one related paper (``closeness`` is None when embeddings are not available: then
     only the paper's own words, read by keywords, decide). ``card`` is a paper card, or the model card
-    of the model this paper introduced; ``recommended`` are the recommended models' cards and ``names``
-    their names (a paper whose title names what a recommended model is built on is related)."""
+    of the model this paper introduced; ``recommended`` are the recommended models' cards and
+    ``model_letters`` their names (``name_letters``): a paper whose title names what a recommended model
+    is built on is related."""
     if isinstance(card, PaperCard):  # our own card: its topics were written by hand
         level: Level = "related" if task is not None and task.id in card.topics else "tangential"
         return PaperNote(level, card.summary, quoted=False)
@@ -88,7 +88,7 @@ def note(
     if card is not None:  # the paper of a model we know: its card says its task
         own.append(corpus.task(card.task))
     builds_on = (card is not None and any(card.name == model.name for model in recommended)) or _named_in(
-        record.name, names
+        record.name, model_letters
     )
     same_task = builds_on or (task is not None and any(t is not None and t.id == task.id for t in own))
     same_field = task is not None and any(t is not None and _field(t) == _field(task) for t in own)
@@ -118,19 +118,16 @@ _GENERIC = frozenset(
 )
 
 
-def _named_in(title: str, names: Sequence[str]) -> bool:
+def name_letters(names: Sequence[str]) -> str:
+    """The models' names as letters and digits, one per line: what ``note`` looks for title words in."""
+    return "\n".join(re.sub(r"[\W_]+", "", name.casefold()) for name in names)
+
+
+def _named_in(title: str, model_letters: str) -> bool:
     """The paper's short title (before a colon) has a distinctive word that a recommended model's name is
     built from: "Hyena Hierarchy: …" and HyenaDNA."""
     short = title.split(":", 1)[0].casefold()
-    words = {w for w in re.findall(r"[a-z][a-z0-9]{3,}", short) if w not in _GENERIC}
-    letters = _letters(tuple(names))
-    return any(word in letters for word in words)
-
-
-@cache
-def _letters(names: tuple[str, ...]) -> str:
-    """The models' names as letters and digits, one per line (computed once per answer, not per paper)."""
-    return "\n".join(re.sub(r"[\W_]+", "", name.casefold()) for name in names)
+    return any(w in model_letters for w in re.findall(r"[a-z][a-z0-9]{3,}", short) if w not in _GENERIC)
 
 
 def closeness(records: list[Record], problem: str) -> list[Closeness] | None:

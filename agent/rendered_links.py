@@ -49,7 +49,6 @@ class RenderedLink:
     """One URL a renderer makes followable or fetchable."""
 
     url: str  # as the renderer resolves it: entities decoded, normalised (percent-encoding, punycode)
-    kind: str  # link | image | autolink | linkify | html
     lines: tuple[int, int]  # the source lines of the block it sits in
     source: str | None = None  # its exact source text, when the parser gives it (linkified text, a tag)
 
@@ -97,7 +96,7 @@ def rendered_links(markdown: str) -> list[RenderedLink]:
     for token in parser().parse(markdown):
         lines = tuple(token.map) if token.map else lines  # type: ignore[assignment]
         if token.type == "html_block":
-            found += [RenderedLink(url, "html", lines) for url in html_urls(token.content)]
+            found += [RenderedLink(url, lines) for url in html_urls(token.content)]
         for i, child in enumerate(token.children or []):
             found += _inline_links(child, token.children[i + 1 : i + 2], lines)  # type: ignore[index]
     return found
@@ -105,13 +104,12 @@ def rendered_links(markdown: str) -> list[RenderedLink]:
 
 def _inline_links(token: Token, after: list[Token], lines: tuple[int, int]) -> list[RenderedLink]:
     if token.type == "link_open":
-        kind = {"linkify": "linkify", "autolink": "autolink"}.get(token.markup, "link")
-        source = after[0].content if kind == "linkify" and after else None
-        return [RenderedLink(str(token.attrGet("href") or ""), kind, lines, source)]
+        source = after[0].content if token.markup == "linkify" and after else None  # the linkified text itself
+        return [RenderedLink(str(token.attrGet("href") or ""), lines, source)]
     if token.type == "image":
-        return [RenderedLink(str(token.attrGet("src") or ""), "image", lines)]
+        return [RenderedLink(str(token.attrGet("src") or ""), lines)]
     if token.type == "html_inline":
-        return [RenderedLink(url, "html", lines, token.content) for url in html_urls(token.content)]
+        return [RenderedLink(url, lines, token.content) for url in html_urls(token.content)]
     return []
 
 

@@ -4,7 +4,7 @@ its task, its field and its closeness in meaning."""
 from __future__ import annotations
 
 from agent.corpus import load_corpus
-from agent.paper_notes import Closeness, contribution, note
+from agent.paper_notes import Closeness, contribution, name_letters, note
 from agent.schema import Record
 
 ABSTRACT = (
@@ -53,7 +53,8 @@ def test_a_paper_the_recommended_model_builds_on_is_related():
     level = note(paper, llava, task("image-captioning"), Closeness(0.1, None), recommended=[llava]).level
     assert level == "related"
     hyena = Record(name="Hyena Hierarchy: Towards Larger Convolutional Language Models", summary="We propose Hyena.")
-    assert note(hyena, None, task("genomics"), Closeness(0.1, None), names=["HyenaDNA-1M"]).level == "related"
+    letters = name_letters(["HyenaDNA-1M"])
+    assert note(hyena, None, task("genomics"), Closeness(0.1, None), model_letters=letters).level == "related"
 
 
 def test_without_embeddings_only_the_papers_own_words_decide():
