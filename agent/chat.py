@@ -28,7 +28,7 @@ from agent.guard import strip_unsupplied_links
 from agent.parse import MAX_FIELD_CHARS, load_question
 from agent.prompts import render
 from agent.retrieval import with_retrieved_records
-from agent.schema import Answer, Passage, Question
+from agent.schema import Answer, Evidence, Passage, Question
 from agent.settings import AgentSettings
 
 PROMPT = "scientist> "
@@ -69,6 +69,7 @@ class ChatSession:
     question: Question | None = None
     answer: Answer | None = None
     history: list[Turn] = field(default_factory=list)
+    _evidence: tuple[Question, Evidence] | None = None  # the loaded question's evidence, for follow-ups
 
     def __post_init__(self) -> None:
         self.settings = self.settings.with_backend(self.options.backend)
@@ -196,9 +197,11 @@ class ChatSession:
         """A follow-up without an LLM: the passages of this question's evidence that best match it, quoted
         and cited, never a regenerated answer to a different question."""
         assert self.question is not None
+        if self._evidence is None or self._evidence[0] is not self.question:  # built once per loaded question
+            self._evidence = (self.question, build_evidence(self.question, self.settings))
         pieces = [
             Passage(id=passage.id, source=passage.source, text=sentence)
-            for passage in build_evidence(self.question, self.settings).passages
+            for passage in self._evidence[1].passages
             for sentence in sentences(passage.text)
             if len(sentence.split()) >= 4
         ]

@@ -230,11 +230,15 @@ def identify_task(
             return task
     in_names = keyword_scores(corpus.tasks, " ".join(names))
     in_question = keyword_scores(corpus.tasks, question)
-    similarity = _meaning(corpus, " ".join([question, *names]))
     if in_names:
         by_names = max(in_names, key=lambda task_id: (in_names[task_id], in_question.get(task_id, 0)))
-        if similarity is None or by_names in in_question or _plausible(corpus, by_names, similarity):
+        if by_names in in_question:  # the question's own words agree: no need to read its meaning
+            return corpus.task(by_names)
+        similarity = _meaning(corpus, " ".join([question, *names]))
+        if similarity is None or _plausible(corpus, by_names, similarity):
             return corpus.task(by_names)  # else a word in a name misled (a "WaveNet" that forecasts traffic)
+    else:
+        similarity = _meaning(corpus, " ".join([question, *names]))
     ranked = sorted(in_question, key=lambda task_id: -in_question[task_id])
     by_meaning = _closest_task(corpus, similarity)
     agreed = ranked and (by_meaning is None or by_meaning.id in ranked[:2] or in_question[ranked[0]] >= 3)
